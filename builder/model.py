@@ -1,0 +1,98 @@
+"""The data that flows between stages: small, frozen, typed.
+
+``ingest`` turns files into :class:`Story` values; ``assemble`` groups stories into the
+site's pages; ``render`` turns pages into bytes. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from builder.errors import Diagnostic
+
+Moment = dt.date | dt.datetime
+"""A story's date: a calendar day when only the day is known, else an aware datetime."""
+
+SCHEMA_KEYS = (
+    "title", "title_inferred", "date", "updated", "source", "publisher", "byline",
+    "dateline", "topic", "tags", "slug", "id", "summary", "lang", "draft",
+    "source_url", "license", "footer",
+)
+"""The normalized front-matter keys, in the order they are written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One news story, normalized whatever shape its file arrived in."""
+
+    id: str
+    """Stable identifier: the hex hash in names like ``000_a2039….txt``, else from the path."""
+    path: str
+    """Source file relative to ``content/`` (posix), plus ``#N`` for the Nth record of a
+    multi-record file (N from 1)."""
+    title: str
+    """Headline; inferred from the lead when the file has none."""
+    date: Moment | None
+    """Publication date; None only for an undated story when ``allow_undated`` is on."""
+    topic: str
+    """Front matter, else the first folder under ``content/``, else ``default_topic``."""
+    slug: str
+    """ASCII URL segment, ``^[a-z0-9]+(-[a-z0-9]+)*$``."""
+    body: str = ""
+    """The story text as Markdown, without header and publisher footer."""
+    title_inferred: bool = False
+    updated: Moment | None = None
+    source: str | None = None
+    """The agency the copy came from (Trend, Reuters), canonicalised through aliases."""
+    publisher: str | None = None
+    """Who published it (AzerNews), from the footer handle or front matter."""
+    byline: str | None = None
+    dateline: str | None = None
+    """Place line of the lead, e.g. ``MOSCOW``."""
+    tags: tuple[str, ...] = ()
+    summary: str = ""
+    lang: str = "en"
+    draft: bool = False
+    source_url: str | None = None
+    """Where the story was first published (credited on its page)."""
+    license: str | None = None
+    """Licence of the text when it is not the archive's own, e.g. ``CC BY 2.5``."""
+    footer: str = ""
+    """Publisher footer cut from the end of the raw text (``Follow us on Twitter …``)."""
+    shape: str = ""
+    """Which input shape the story was read from (``seed``, ``front_matter``, ``headers``,
+    ``plain``, ``reuters_sgml``, ``nitf``)."""
+    content_hash: str = ""
+    """SHA-256 of the story's source bytes (of its record for multi-record files)."""
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        """Chronological order, ties broken by id so every ordering is total and stable.
+
+        Aware datetimes compare in UTC; a bare day sorts before any time on that day.
+        """
+        return (chronological(self.date), self.id)
+
+    @property
+    def year(self) -> int | None:
+        return self.date.year if self.date else None
+
+
+def chronological(moment: Moment | None) -> str:
+    """A string whose order is the chronological order of ``moment`` ('' for None)."""
+    if moment is None:
+        return ""
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return moment.isoformat()
+    return moment.isoformat() + "T"
+
+
+def iso(moment: Moment | None) -> str:
+    """ISO 8601 text of a date or datetime ('' for None)."""
+    if moment is None:
+        return ""
+    return moment.isoformat()
