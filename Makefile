@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# Extra flags for one build, e.g. make build GAZETTE_FLAGS="--base-url https://user.github.io/news/"
+GAZETTE_FLAGS ?=
+
 build: $(STAMP)
-	$(BIN)/gazette build
+	$(BIN)/gazette build $(GAZETTE_FLAGS)
 
 serve: $(STAMP)
 	$(BIN)/gazette serve
@@ -38,10 +41,12 @@ test: $(STAMP) chromium
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.compare
 
 bench-full: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks.run --full
+	$(BIN)/python -m benchmarks.compare
 
 clean:
 	rm -rf $(VENV) site .gazette-cache .pytest_cache .hypothesis

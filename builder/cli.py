@@ -114,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     return serve.serve(config, host=args.host, port=args.port, open_browser=args.open,
-                       allow_remote=args.allow_remote)
+                       allow_remote=args.allow_remote, config_file=args.config)
 
 
 def _normalize(args: argparse.Namespace) -> int:

@@ -8,9 +8,13 @@ pipes stay quiet.
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
 from builder.errors import ContentError, GazetteError
+
+if TYPE_CHECKING:  # the pipeline imports heavy modules; the CLI's error path must not
+    from builder.pipeline import BuildResult, CheckResult
 
 
 def print_error(exc: GazetteError, stream: TextIO | None = None) -> None:
@@ -21,3 +25,47 @@ def print_error(exc: GazetteError, stream: TextIO | None = None) -> None:
         print(f"gazette: error: {exc}", file=stream)
     else:
         print(f"gazette: {exc}", file=stream)
+
+
+_BAR_WIDTH = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    """Writes progress and summaries to one stream; bars only when it is a terminal."""
+
+    stream: TextIO
+    interactive: bool
+
+    @classmethod
+    def for_stream(cls, stream: TextIO) -> Reporter:
+        isatty = getattr(stream, "isatty", None)
+        return cls(stream=stream, interactive=bool(isatty and isatty()))
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        """Redraw the bar of ``stage``; silent when the stream is not a terminal."""
+        if not self.interactive or total <= 0:
+            return
+        filled = _BAR_WIDTH * done // total
+        bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
+        end = "\n" if done >= total else ""
+        self.stream.write(f"\r{stage:<8} [{bar}] {done}/{total}{end}")
+        self.stream.flush()
+
+    def build_summary(self, result: BuildResult, profile: bool = False) -> None:
+        """Every warning and skipped file, then one line: what was built, how fast."""
+        for diagnostic in (*result.warnings, *result.skipped):
+            print(diagnostic, file=self.stream)
+        print(f"built {result.stories} stories, {result.pages} pages "
+              f"({result.written} written), {len(result.skipped)} skipped "
+              f"in {result.seconds:.2f} s", file=self.stream)
+        if profile:
+            for stage, seconds in result.timings:
+                share = seconds / result.seconds if result.seconds else 0.0
+                print(f"  {stage:<10} {seconds:8.3f} s  {share:6.1%}", file=self.stream)
+
+    def check_summary(self, result: CheckResult) -> None:
+        for diagnostic in (*result.warnings, *result.errors):
+            print(diagnostic, file=self.stream)
+        print(f"checked {result.stories} stories: {len(result.errors)} errors, "
+              f"{len(result.warnings)} warnings", file=self.stream)

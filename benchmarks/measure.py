@@ -1,0 +1,185 @@
+"""Timing one command as a child process: wall time and peak resident memory.
+
+Peak RSS is the larger of two readings: the kernel's own peak of the largest single process
+in the child's tree (``wait4``'s ``ru_maxrss``: exact, but blind to workers running side by
+side) and the sum of the RSS of the whole process tree sampled every 100 ms with psutil when
+it is installed (counts parallel workers together; shared pages are counted once per
+process, so it errs high). A multi-process build is therefore never flattered.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import psutil
+except ImportError:  # psutil is in the `bench` extra; without it only ru_maxrss is read
+    psutil = None
+
+SAMPLE_SECONDS = 0.1
+MIB = 1024 * 1024
+
+
+class BenchmarkError(Exception):
+    """A measured command failed; the message carries the end of its error output."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One timed execution of a command."""
+
+    seconds: float
+    peak_rss: int
+    """Bytes (see the module docstring for how it is read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Medians over repeated runs of one measurement."""
+
+    seconds: float
+    peak_rss: int
+    runs: int
+
+    @classmethod
+    def of(cls, runs: Sequence[Run]) -> Summary:
+        return cls(seconds=statistics.median(r.seconds for r in runs),
+                   peak_rss=int(statistics.median(r.peak_rss for r in runs)), runs=len(runs))
+
+
+def run_timed(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
+              timeout: float = 3600.0) -> Run:
+    """Run ``argv`` to completion; raise :class:`BenchmarkError` when it exits non-zero.
+
+    The clock stops when the kernel reports the child's exit (a blocking ``wait4``); memory
+    is sampled by a separate thread so sampling never delays that.
+    """
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        child = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=errors)
+        sampler = _TreeSampler(child.pid)
+        sampler.start()
+        watchdog = threading.Timer(timeout, child.kill)
+        watchdog.start()
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            watchdog.cancel()
+            sampler.stop()
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if child.returncode != 0:
+            errors.seek(0)
+            tail = errors.read().decode("utf-8", "replace").strip().splitlines()[-15:]
+            raise BenchmarkError(f"{' '.join(map(str, argv))} exited with {child.returncode}"
+                                 f" after {seconds:.1f} s:\n" + "\n".join(tail))
+    return Run(seconds=seconds, peak_rss=max(sampler.peak, usage.ru_maxrss * 1024))
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the summed RSS of a process tree until stopped; keeps the peak."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.peak = 0
+        self._stopped = threading.Event()
+        self._process = psutil.Process(pid) if psutil else None
+
+    def run(self) -> None:
+        while self._process is not None and not self._stopped.wait(SAMPLE_SECONDS):
+            self.peak = max(self.peak, _tree_rss(self._process))
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
+
+
+def _tree_rss(process: "psutil.Process") -> int:
+    total = 0
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:  # the process ended between two samples
+        return 0
+    for member in members:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def repeat(times: int, prepare: Callable[[int], None], measure: Callable[[], Run],
+           log: Callable[[str], None] | None = None, label: str = "run") -> Summary:
+    """``prepare(i)`` (untimed) then ``measure()``, ``times`` times; the medians.
+
+    Each run is logged as it finishes, so a long benchmark shows its progress."""
+    runs = []
+    for i in range(times):
+        prepare(i)
+        runs.append(measure())
+        if log:
+            log(f"  {label} {i + 1}/{times}: {runs[-1].seconds:.2f} s, {mib(runs[-1].peak_rss)}")
+    return Summary.of(runs)
+
+
+def machine() -> str:
+    """Host, cores, Python, time and load: the context a figure needs to be read."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}), "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load}")
+
+
+@dataclass(frozen=True, slots=True)
+class OutputCount:
+    html_pages: int
+    files: int
+
+
+def count_output(directory: Path) -> OutputCount:
+    """HTML pages and all files under a built site."""
+    html = files = 0
+    for _, _, names in os.walk(directory):
+        files += len(names)
+        html += sum(name.endswith(".html") for name in names)
+    return OutputCount(html_pages=html, files=files)
+
+
+def snapshot_mtimes(directory: Path) -> dict[str, int]:
+    """Modification time (ns) of every file under ``directory``, by relative path."""
+    stamps = {}
+    for folder, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(folder, name)
+            stamps[os.path.relpath(path, directory)] = os.stat(path).st_mtime_ns
+    return stamps
+
+
+def files_touched(before: dict[str, int], after: dict[str, int]) -> int:
+    """Files written, created or deleted between two snapshots."""
+    changed = sum(1 for path, stamp in after.items() if before.get(path) != stamp)
+    return changed + sum(1 for path in before if path not in after)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table, columns padded so it also reads well in a terminal."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), rule, *map(line, rows)])
+
+
+def mib(size: int) -> str:
+    return f"{size / MIB:,.0f} MB"

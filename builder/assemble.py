@@ -1,0 +1,565 @@
+"""Stories → the whole site, as data: every page, its URL, its template and what it shows.
+
+All grouping happens here, before anything is rendered, so every page sees one consistent
+site (MkDocs' "gather, then render"). Nothing here does I/O or reads the clock.
+
+Term merging: tags, topics, sources and publishers whose names differ only by case or
+Unicode normalisation (``CAFE``/``cafe``, ``Straße``/``STRASSE``, NFC/NFD ``é``) are one
+term, deliberately. The term is shown under its most frequent spelling, ties broken
+alphabetically. Distinct names that still slugify alike (``C++``/``C``) keep separate pages:
+the later name's slug gets a short hash and a warning says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from builder import urls
+from builder.config import SiteConfig
+from builder.errors import BuildError, Diagnostic
+from builder.model import Moment, Story, chronological
+
+__all__ = [
+    "ArchiveNode", "Entry", "Link", "Page", "Pagination", "Site", "Term", "assemble", "by_place",
+    "find_collisions", "shown_path", "term_key",
+]
+
+TAXONOMY_LABELS = {"topics": "Topics", "tags": "Tags", "sources": "Sources",
+                   "publishers": "Publishers"}
+TERM_LABELS = {"topics": "Topic", "tags": "Tag", "sources": "Source", "publishers": "Publisher"}
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+"""English month names, spelled here so no locale setting can change the output."""
+FEED_TAXONOMIES = ("topics", "sources", "tags")
+"""Taxonomies whose terms get an Atom feed each."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A labelled site path (without base path; templates add it)."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A story with the URLs it links to: what list pages and story pages show."""
+
+    story: Story
+    url: str
+    topic: Link
+    tags: tuple[Link, ...] = ()
+    source: Link | None = None
+    publisher: Link | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One tag, topic, source or publisher, with its stories newest first."""
+
+    kind: str
+    """The taxonomy: ``tags``, ``topics``, ``sources`` or ``publishers``."""
+    name: str
+    """Display name: the most frequent spelling among the merged ones."""
+    slug: str
+    stories: tuple[Story, ...]
+    spellings: tuple[str, ...] = ()
+    """Every spelling merged into this term, sorted."""
+
+    @property
+    def url(self) -> str:
+        return urls.term_path(self.kind, self.slug)
+
+    @property
+    def count(self) -> int:
+        return len(self.stories)
+
+    @property
+    def link(self) -> Link:
+        return Link(self.name, self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveNode:
+    """A year, month or day of the date archive with how many stories it holds."""
+
+    label: str
+    url: str
+    count: int
+    children: tuple[ArchiveNode, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Pagination:
+    """Where a list page sits among the pages of its list (page 1 is at ``base``)."""
+
+    number: int
+    total: int
+    base: str
+
+    def link(self, number: int) -> Link:
+        return Link(str(number), urls.paginated(self.base, number))
+
+    @property
+    def prev(self) -> Link | None:
+        return self.link(self.number - 1) if self.number > 1 else None
+
+    @property
+    def next(self) -> Link | None:
+        return self.link(self.number + 1) if self.number < self.total else None
+
+    @property
+    def window(self) -> tuple[Link | None, ...]:
+        """The page links worth showing: first, last and two either side of this one;
+        None marks a gap. Listing every page would make long lists quadratic in size."""
+        near = range(max(1, self.number - 2), min(self.total, self.number + 2) + 1)
+        shown: list[Link | None] = []
+        previous = 0
+        for number in sorted({1, self.total, *near}):
+            if number > previous + 1:
+                shown.append(None)
+            shown.append(self.link(number))
+            previous = number
+        return tuple(shown)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One output file: where it goes, which template draws it and the data it shows.
+
+    ``data`` holds only frozen values (stories, entries, links), so a page can be sent to
+    a worker process and rendered there with the same result.
+    """
+
+    url: str
+    """Site path, e.g. ``/tags/cafe/`` (the base path is added when rendering)."""
+    output: str
+    """File path relative to the output directory, e.g. ``tags/cafe/index.html``."""
+    template: str
+    title: str
+    description: str
+    data: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    sources: tuple[str, ...] = ()
+    """What produced the page (story files, term names), named when two pages collide."""
+    in_sitemap: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Everything a build publishes, decided before anything is rendered."""
+
+    entries: tuple[Entry, ...]
+    """Published stories, newest first; undated ones last."""
+    taxonomies: Mapping[str, tuple[Term, ...]]
+    """Terms of each taxonomy, A–Z."""
+    archive: tuple[ArchiveNode, ...]
+    """Years, newest first, each with its months and days."""
+    pages: tuple[Page, ...]
+    files: tuple[tuple[str, bytes], ...]
+    """Fixed small files (``.nojekyll``, ``CNAME``): output path and bytes."""
+    updated: Moment | None
+    """The one build timestamp (``SOURCE_DATE_EPOCH``, else the newest story date)."""
+    diagnostics: tuple[Diagnostic, ...]
+    nav: tuple[Link, ...]
+    """Main navigation: home, each non-empty taxonomy, the archive."""
+
+
+def by_place(diagnostic: Diagnostic) -> tuple[str, int, str, str]:
+    """Sort key of diagnostics: file, line (none first), message. Diagnostic's own order
+    cannot compare a missing line with a number."""
+    return (diagnostic.path, diagnostic.line or 0, diagnostic.message, diagnostic.severity)
+
+
+def shown_path(story: Story, config: SiteConfig) -> str:
+    """The story's file as diagnostics name it: relative to the project root, like
+    ingest's (``content/world/001.txt``), without the ``#N`` of a multi-record file."""
+    return f"{config.content_dir.rstrip('/')}/{story.path.split('#')[0]}"
+
+
+def term_key(name: str) -> str:
+    """The identity of a term name: case and Unicode normalisation do not count."""
+    return unicodedata.normalize("NFKC", " ".join(name.split())).casefold()
+
+
+def assemble(stories: Iterable[Story], config: SiteConfig,
+             build_time: dt.datetime | None = None) -> Site:
+    """Turn the stories into the site: order, terms, archive, pages and diagnostics.
+
+    ``build_time`` comes from ``SOURCE_DATE_EPOCH`` when the caller has it; without it
+    the newest story date stands in, so nothing depends on the clock.
+    """
+    published, diagnostics = _drop_exact_copies([s for s in stories if not s.draft], config)
+    newest_first = sorted(published, key=lambda s: s.sort_key, reverse=True)
+    # Undated stories sort as '' and so land last in newest-first order.
+    taxonomies, term_diagnostics = _taxonomies(newest_first, config)
+    diagnostics.extend(term_diagnostics)
+    lookup = {kind: {key: term for term in terms for key in _keys_of(term)}
+              for kind, terms in taxonomies.items()}
+    entries = tuple(_entry(story, config, lookup) for story in newest_first)
+    archive = _archive(entries, config)
+    updated = build_time or _newest_moment(newest_first)
+    pages = _pages(entries, taxonomies, archive, config, updated)
+    files = [(".nojekyll", b"")]
+    if config.cname:
+        files.append(("CNAME", config.cname.encode("ascii") + b"\n"))
+    nav = (Link("Home", "/"),
+           *(Link(TAXONOMY_LABELS[kind], urls.term_path(kind)) for kind, terms in taxonomies.items()
+             if terms),
+           *((Link("Archive", urls.archive_path()),) if archive else ()))
+    return Site(entries=entries, taxonomies=taxonomies, archive=archive, pages=pages,
+                files=tuple(files), updated=updated,
+                diagnostics=tuple(sorted(diagnostics, key=by_place)),
+                nav=nav)
+
+
+def find_collisions(pages: Sequence[Page], other_files: Mapping[str, str]
+                    ) -> tuple[Diagnostic, ...]:
+    """Every output path claimed twice, or unsafe, as an error naming all its sources.
+
+    ``other_files`` maps output paths of non-page files (static assets, ``.nojekyll``) to
+    what provides them. Run before anything is written (Zola's ``find_path_collisions``).
+    """
+    claims: dict[str, list[str]] = defaultdict(list)
+    for page in pages:
+        claims[page.output].append(", ".join(page.sources) or page.url)
+    for path, source in other_files.items():
+        claims[path].append(source)
+    found = []
+    for path, sources in sorted(claims.items()):
+        if len(sources) > 1:
+            found.append(Diagnostic(
+                path=sorted(sources)[0], line=None,
+                message=f"{len(sources)} sources would write the same file {path}: "
+                        + "; ".join(sorted(sources)),
+                hint="give the stories different slugs (front matter 'slug:') or rename "
+                     "the clashing file"))
+    return tuple(found)
+
+
+# -- exact copies ------------------------------------------------------------------------
+
+def _drop_exact_copies(stories: list[Story], config: SiteConfig
+                       ) -> tuple[list[Story], list[Diagnostic]]:
+    """Publish each exact copy once: the earliest (then lowest id) of a group survives.
+
+    Two stories are exact copies when their source bytes hash alike or their bodies are
+    equal after collapsing whitespace; near-copies are the duplicate detector's business.
+    """
+    kept: dict[str, Story] = {}
+    published: list[Story] = []
+    diagnostics: list[Diagnostic] = []
+    for story in sorted(stories, key=lambda s: s.sort_key):
+        keys = [f"hash:{story.content_hash}"] if story.content_hash else []
+        body = " ".join(story.body.split())
+        if body:  # a digest, so a large archive's bodies are not all held twice
+            keys.append("body:" + hashlib.blake2b(body.encode("utf-8"), digest_size=16).hexdigest())
+        original = next((kept[k] for k in keys if k in kept), None)
+        if original is not None:
+            diagnostics.append(Diagnostic(
+                path=shown_path(story, config), line=None, severity="warning",
+                message=f"{story.path} is an exact copy of {original.path}; "
+                        f"published once, as {original.path}",
+                hint="delete one of the two files, or change one if they are different stories"))
+            continue
+        for key in keys:
+            kept[key] = story
+        published.append(story)
+    return published, diagnostics
+
+
+# -- taxonomies --------------------------------------------------------------------------
+
+def _names(story: Story, kind: str) -> tuple[str, ...]:
+    if kind == "topics":
+        return (story.topic,)
+    if kind == "tags":
+        return story.tags
+    value = story.source if kind == "sources" else story.publisher
+    return (value,) if value else ()
+
+
+def _keys_of(term: Term) -> set[str]:
+    return {term_key(spelling) for spelling in term.spellings}
+
+
+def _taxonomies(stories: Sequence[Story], config: SiteConfig
+                ) -> tuple[dict[str, tuple[Term, ...]], list[Diagnostic]]:
+    taxonomies: dict[str, tuple[Term, ...]] = {}
+    diagnostics: list[Diagnostic] = []
+    for kind in urls.TAXONOMIES:
+        members: dict[str, list[Story]] = defaultdict(list)
+        spellings: dict[str, Counter[str]] = defaultdict(Counter)
+        for story in stories:
+            seen: set[str] = set()
+            for name in _names(story, kind):
+                key = term_key(name)
+                if not key or key in seen:
+                    continue
+                seen.add(key)
+                members[key].append(story)
+                spellings[key][" ".join(name.split())] += 1
+        terms: list[Term] = []
+        used_slugs: dict[str, str] = {}
+        for key in sorted(members):
+            name = min(spellings[key], key=lambda s: (-spellings[key][s], s))
+            slug = urls.slugify(name)
+            if slug in used_slugs:
+                clash = used_slugs[slug]
+                slug = f"{slug[:70]}-{urls.short_hash(key)}"
+                diagnostics.append(Diagnostic(
+                    path=shown_path(members[key][0], config), line=None, severity="warning",
+                    message=f"{TERM_LABELS[kind].lower()} '{name}' has the same URL name as "
+                            f"'{clash}'; its page is /{kind}/{slug}/",
+                    hint="rename one, or add an alias in gazette.toml to merge them"))
+            used_slugs[slug] = name
+            terms.append(Term(kind=kind, name=name, slug=slug, stories=tuple(members[key]),
+                              spellings=tuple(sorted(spellings[key]))))
+        taxonomies[kind] = tuple(sorted(terms, key=lambda t: (term_key(t.name), t.slug)))
+    return taxonomies, diagnostics
+
+
+def _entry(story: Story, config: SiteConfig, lookup: Mapping[str, Mapping[str, Term]]) -> Entry:
+    def link(kind: str, name: str | None) -> Link | None:
+        term = lookup[kind].get(term_key(name)) if name else None
+        return term.link if term else None
+
+    tags: list[Link] = []
+    for name in story.tags:
+        tag = link("tags", name)
+        if tag and tag not in tags:
+            tags.append(tag)
+    topic = link("topics", story.topic) or Link(story.topic, urls.term_path("topics"))
+    return Entry(story=story, url=urls.story_path(story, config), topic=topic, tags=tuple(tags),
+                 source=link("sources", story.source),
+                 publisher=link("publishers", story.publisher))
+
+
+# -- date archive ------------------------------------------------------------------------
+
+def _archive(entries: Sequence[Entry], config: SiteConfig) -> tuple[ArchiveNode, ...]:
+    days: Counter[dt.date] = Counter(urls.local_day(e.story.date, config)
+                                     for e in entries if e.story.date is not None)
+    years = []
+    for year in sorted({d.year for d in days}, reverse=True):
+        months = []
+        for month in sorted({d.month for d in days if d.year == year}, reverse=True):
+            in_month = sorted((d for d in days if (d.year, d.month) == (year, month)),
+                              reverse=True)
+            day_nodes = tuple(ArchiveNode(f"{d.day} {MONTHS[d.month - 1]} {d.year}",
+                                          urls.archive_path(year, month, d.day), days[d])
+                              for d in in_month)
+            months.append(ArchiveNode(f"{MONTHS[month - 1]} {year}",
+                                      urls.archive_path(year, month),
+                                      sum(n.count for n in day_nodes), day_nodes))
+        years.append(ArchiveNode(str(year), urls.archive_path(year),
+                                 sum(m.count for m in months), tuple(months)))
+    return tuple(years)
+
+
+def _newest_moment(stories: Sequence[Story]) -> Moment | None:
+    moments = [m for s in stories for m in (s.date, s.updated) if m is not None]
+    return max(moments, key=chronological) if moments else None
+
+
+# -- pages -------------------------------------------------------------------------------
+
+def _pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term, ...]],
+           archive: tuple[ArchiveNode, ...], config: SiteConfig,
+           updated: Moment | None) -> tuple[Page, ...]:
+    by_id = {e.story.id: e for e in entries}
+    pages: list[Page] = []
+    pages += _list_pages("/", entries, config, template="list.html", title=config.title,
+                         description=config.description, heading="Latest stories",
+                         feed=urls.feed_path("/"))
+    pages += _story_pages(entries, taxonomies, config)
+    for kind, terms in taxonomies.items():
+        if not terms:
+            continue
+        label = TAXONOMY_LABELS[kind]
+        pages.append(Page(
+            url=urls.term_path(kind), output=urls.output_path(urls.term_path(kind)),
+            template="terms.html", title=f"{label} — {config.title}",
+            description=f"All {label.lower()} of {config.title} with their number of stories.",
+            data={"kind": kind, "heading": label, "terms": terms,
+                  "by_count": tuple(sorted(terms, key=lambda t: (-t.count, term_key(t.name))))}))
+        for term in terms:
+            term_entries = tuple(by_id[s.id] for s in term.stories)
+            sources = (f"{TERM_LABELS[kind].lower()} '{term.name}'",)
+            feed = urls.feed_path(term.url) if kind in FEED_TAXONOMIES else None
+            pages += _list_pages(term.url, term_entries, config, template="term.html",
+                                 title=f"{TERM_LABELS[kind]}: {term.name} — {config.title}",
+                                 description=f"Stories of {config.title} filed under "
+                                             f"{TERM_LABELS[kind].lower()} {term.name}.",
+                                 heading=term.name, feed=feed, sources=sources,
+                                 extra={"kind": kind, "term_label": TERM_LABELS[kind]})
+            if feed:
+                pages.append(_feed_page(feed, term_entries, config, updated,
+                                        title=f"{term.name} — {config.title}",
+                                        alternate=term.url))
+    pages += _archive_pages(entries, archive, config)
+    undated = tuple(e for e in entries if e.story.date is None)
+    if undated:
+        pages += _list_pages("/undated/", undated, config, template="list.html",
+                             title=f"Undated stories — {config.title}",
+                             description="Stories of the archive whose date is not known.",
+                             heading="Undated stories")
+    pages.append(_feed_page(urls.feed_path("/"), entries, config, updated,
+                            title=config.title, alternate="/"))
+    pages.append(Page(url="/404.html", output="404.html", template="404.html",
+                      title=f"Page not found — {config.title}",
+                      description="This page does not exist.", in_sitemap=False))
+    listed = tuple((p.url, _lastmod(p)) for p in pages
+                   if p.in_sitemap and p.output.endswith(".html"))
+    pages.append(Page(url="/sitemap.xml", output="sitemap.xml", template="sitemap.xml",
+                      title="Sitemap", description="", data={"locations": listed},
+                      in_sitemap=False))
+    pages.append(Page(url="/robots.txt", output="robots.txt", template="robots.txt",
+                      title="robots.txt", description="", in_sitemap=False))
+    return tuple(pages)
+
+
+def _lastmod(page: Page) -> str:
+    entry = page.data.get("entry")
+    if entry is None or entry.story.date is None:
+        return ""
+    moment = entry.story.updated or entry.story.date
+    return moment.isoformat()
+
+
+def _story_pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term, ...]],
+                 config: SiteConfig) -> list[Page]:
+    dated = sorted((e for e in entries if e.story.date is not None), key=lambda e: e.story.sort_key)
+    older = {e.story.id: dated[i - 1] if i else None for i, e in enumerate(dated)}
+    newer = {e.story.id: dated[i + 1] if i + 1 < len(dated) else None for i, e in enumerate(dated)}
+    by_id = {e.story.id: e for e in entries}
+    topic_of = {term.url: term for term in taxonomies["topics"]}
+    position = {story.id: index for term in taxonomies["topics"]
+                for index, story in enumerate(term.stories)}
+    pages = []
+    for entry in entries:
+        story = entry.story
+        topic = topic_of.get(entry.topic.url)
+        more = (_nearest_in_topic(entry, position, topic, by_id, config.related_count)
+                if topic else ())
+        crumbs = (Link("Home", "/"), Link("Topics", urls.term_path("topics")), entry.topic,
+                  Link(story.title, entry.url))
+        try:
+            output = urls.output_path(entry.url)
+        except urls.UnsafePath as exc:  # only a strange permalink pattern can cause this
+            raise BuildError(f"{shown_path(story, config)}: permalink {config.permalink!r} "
+                             f"makes an unusable URL for this story: {exc}") from None
+        pages.append(Page(
+            url=entry.url, output=output, template="story.html",
+            title=f"{story.title} — {config.title}",
+            description=_description(story, config),
+            data={"entry": entry, "older": older.get(story.id), "newer": newer.get(story.id),
+                  "more": more, "breadcrumbs": crumbs},
+            sources=(shown_path(story, config),)))
+    return pages
+
+
+def _nearest_in_topic(entry: Entry, position: Mapping[str, int], topic: Term,
+                      by_id: Mapping[str, Entry], count: int) -> tuple[Entry, ...]:
+    """The ``count`` stories of the same topic closest in time, the newer first on ties.
+
+    Walks outwards from the story's place in the topic's newest-first list, so the cost
+    is ``count`` steps, not a sort of the whole topic.
+    """
+    here = position[entry.story.id]
+    nearest: list[Entry] = []
+    distance = 1
+    while len(nearest) < count and (here - distance >= 0 or here + distance < topic.count):
+        for index in (here - distance, here + distance):
+            if 0 <= index < topic.count and len(nearest) < count:
+                nearest.append(by_id[topic.stories[index].id])
+        distance += 1
+    return tuple(nearest)
+
+
+def _description(story: Story, config: SiteConfig) -> str:
+    text = story.summary or " ".join(story.body.split())[: config.summary_length]
+    return text or story.title
+
+
+def _list_pages(path: str, entries: tuple[Entry, ...], config: SiteConfig, *, template: str,
+                title: str, description: str, heading: str, feed: str | None = None,
+                sources: tuple[str, ...] = (), extra: Mapping[str, Any] | None = None
+                ) -> list[Page]:
+    """A list split into pages of ``config.per_page``: ``path``, ``path/page/2/``…"""
+    size = config.per_page
+    total = max(1, -(-len(entries) // size))
+    pages = []
+    for number in range(1, total + 1):
+        url = urls.paginated(path, number)
+        suffix = f" (page {number} of {total})" if number > 1 else ""
+        pages.append(Page(
+            url=url, output=urls.output_path(url), template=template,
+            title=title + suffix,
+            description=description,
+            data={"heading": heading, "entries": entries[(number - 1) * size: number * size],
+                  "pagination": Pagination(number, total, path), "feed": feed,
+                  "count": len(entries), **(extra or {})},
+            sources=sources))
+    return pages
+
+
+def _feed_page(path: str, entries: Sequence[Entry], config: SiteConfig, updated: Moment | None,
+               *, title: str, alternate: str) -> Page:
+    dated = tuple(e for e in entries if e.story.date is not None)[: config.feed_size]
+    return Page(url=path, output=urls.output_path(path), template="atom.xml", title=title,
+                description=config.description,
+                data={"entries": dated, "updated": updated, "alternate": alternate},
+                in_sitemap=False)
+
+
+def _archive_pages(entries: tuple[Entry, ...], archive: tuple[ArchiveNode, ...],
+                   config: SiteConfig) -> list[Page]:
+    if not archive:
+        return []
+    pages = [Page(url=urls.archive_path(), output=urls.output_path(urls.archive_path()),
+                  template="archive.html", title=f"Archive — {config.title}",
+                  description=f"Every year of {config.title} with its number of stories.",
+                  data={"heading": "Archive", "years": archive})]
+    by_day: dict[dt.date, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        if entry.story.date is not None:
+            by_day[urls.local_day(entry.story.date, config)].append(entry)
+    for year in archive:
+        pages.append(Page(url=year.url, output=urls.output_path(year.url),
+                          template="archive_year.html", title=f"{year.label} — {config.title}",
+                          description=f"Stories of {config.title} from {year.label}, by month.",
+                          data={"heading": year.label, "year": year,
+                                "breadcrumbs": (Link("Archive", urls.archive_path()),)}))
+        for month in year.children:
+            month_entries = tuple(e for day in month.children
+                                  for e in by_day[_day_of(day.url)])
+            pages += _list_pages(month.url, month_entries, config, template="archive_list.html",
+                                 title=f"{month.label} — {config.title}",
+                                 description=f"Stories of {config.title} from {month.label}.",
+                                 heading=month.label,
+                                 extra={"days": month.children, "breadcrumbs": (
+                                     Link("Archive", urls.archive_path()),
+                                     Link(year.label, year.url))})
+            for day in month.children:
+                pages += _list_pages(day.url, tuple(by_day[_day_of(day.url)]), config,
+                                     template="archive_list.html",
+                                     title=f"{day.label} — {config.title}",
+                                     description=f"Stories of {config.title} from {day.label}.",
+                                     heading=day.label,
+                                     extra={"days": (), "breadcrumbs": (
+                                         Link("Archive", urls.archive_path()),
+                                         Link(year.label, year.url),
+                                         Link(month.label, month.url))})
+    return pages
+
+
+def _day_of(archive_url: str) -> dt.date:
+    year, month, day = (int(part) for part in archive_url.strip("/").split("/")[1:])
+    return dt.date(year, month, day)

@@ -1,0 +1,250 @@
+"""Tags: the people, places and organisations a story is about, found offline.
+
+The extractor is deliberately simple and deterministic:
+
+1. Candidates are runs of capitalised words (``Recep Tayyip Erdogan``, ``Bank of
+   England``, ``Nagorno-Karabakh``), with possessives dropped and role titles
+   (``President``) split off.
+2. A run's first word at the start of a sentence is only kept when it is not a common
+   sentence opener (``The``, ``In``, ``However``); month and weekday names never count.
+3. A small shipped gazetteer maps country names, demonyms and adjectives to the country
+   (``Russian`` → ``Russia``), so "the Turkish president" is a mention of Turkey.
+4. A surname alone (``Putin``) counts as a mention of the full name seen in the story.
+5. Score = mentions + a bonus for appearing in the headline or the first paragraph; names
+   of two words or more, and gazetteer places, must appear once, other single words twice.
+   Ties break by first appearance, so the result is stable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+_COUNTRIES = """
+Afghanistan: Afghan | Albania: Albanian | Algeria: Algerian | Argentina: Argentine,
+Argentinian | Armenia: Armenian | Australia: Australian | Austria: Austrian | Azerbaijan:
+Azerbaijani, Azeri | Bahrain: Bahraini | Bangladesh: Bangladeshi | Belarus: Belarusian |
+Belgium: Belgian | Bolivia: Bolivian | Bosnia | Brazil: Brazilian | Bulgaria: Bulgarian |
+Cambodia: Cambodian | Canada: Canadian | Chile: Chilean | China: Chinese | Colombia:
+Colombian | Croatia: Croatian | Cuba: Cuban | Cyprus: Cypriot | Czech Republic: Czech |
+Denmark: Danish | Ecuador: Ecuadorian | Egypt: Egyptian | Estonia: Estonian | Ethiopia:
+Ethiopian | Finland: Finnish | France: French | Georgia: Georgian | Germany: German |
+Ghana: Ghanaian | Greece: Greek | Hong Kong | Hungary: Hungarian | Iceland: Icelandic |
+India: Indian | Indonesia: Indonesian | Iran: Iranian | Iraq: Iraqi | Ireland: Irish |
+Israel: Israeli | Italy: Italian | Japan: Japanese | Jordan: Jordanian | Kazakhstan: Kazakh
+| Kenya: Kenyan | Kuwait: Kuwaiti | Kyrgyzstan: Kyrgyz | Latvia: Latvian | Lebanon:
+Lebanese | Libya: Libyan | Lithuania: Lithuanian | Luxembourg | Malaysia: Malaysian |
+Mexico: Mexican | Moldova: Moldovan | Mongolia: Mongolian | Morocco: Moroccan | Myanmar:
+Burmese | Nepal: Nepalese | Netherlands: Dutch | New Zealand | Nigeria: Nigerian | North
+Korea: North Korean | Norway: Norwegian | Oman: Omani | Pakistan: Pakistani | Palestine:
+Palestinian | Panama: Panamanian | Peru: Peruvian | Philippines: Philippine, Filipino |
+Poland: Polish | Portugal: Portuguese | Qatar: Qatari | Romania: Romanian | Russia:
+Russian | Saudi Arabia: Saudi | Serbia: Serbian | Singapore: Singaporean | Slovakia:
+Slovak | Slovenia: Slovenian | Somalia: Somali | South Africa: South African | South
+Korea: South Korean | Spain: Spanish | Sri Lanka: Sri Lankan | Sudan: Sudanese | Sweden:
+Swedish | Switzerland: Swiss | Syria: Syrian | Taiwan: Taiwanese | Tajikistan: Tajik |
+Thailand: Thai | Tunisia: Tunisian | Turkey: Turkish, Turk | Turkmenistan: Turkmen |
+Ukraine: Ukrainian | United Arab Emirates: Emirati, UAE | United Kingdom: British, Britain,
+UK | United States: American, U.S., US, USA | Uruguay: Uruguayan | Uzbekistan: Uzbek |
+Venezuela: Venezuelan | Vietnam: Vietnamese | Yemen: Yemeni | Zimbabwe: Zimbabwean |
+West Germany: W German, West German | East Germany: East German | Soviet Union: Soviet,
+USSR | European Union: EU | Europe: European | Africa: African | Asia: Asian |
+Middle East | Latin America | Nagorno-Karabakh: Karabakh | Crimea | Kashmir | Gaza |
+West Bank | Kurdistan: Kurdish | Chechnya: Chechen | Tibet: Tibetan | Scotland: Scottish
+| Wales: Welsh | England: English | Quebec
+"""
+
+
+def _gazetteer(text: str) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for entry in text.replace("\n", " ").split("|"):
+        name, _, others = entry.partition(":")
+        name = " ".join(name.split())
+        table[name.casefold()] = name
+        for other in others.split(","):
+            if other.strip():
+                table[" ".join(other.split()).casefold()] = name
+    return table
+
+
+PLACES = _gazetteer(_COUNTRIES)
+"""Country, region or demonym (casefolded) → the place's tag."""
+
+_OPENERS = frozenset("""
+a an the this that these those it its he she they we i you his her their our my your there
+here in on at by for from with of to as and but or nor so yet if when while after before
+since until during however meanwhile also although though because despite according under
+over about between among into through what who whom which where why how all some many most
+few several each every no not one two three four five six seven eight nine ten first last
+next new mr mrs ms dr sir madam yes thank thanks interview asked do does did is are was were
+be been has have had will would can could should may might must let last earlier later today
+yesterday tomorrow now then still even only just once again other another such both either
+neither following image photo file source sources reuters said says
+""".split())
+_NEVER = frozenset("""
+january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
+saturday sunday i mln bln pct dlrs cts inc corp co ltd plc llc reuter reuters
+""".split())
+_ROLES = frozenset("""
+president vice prime minister chancellor king queen prince princess secretary chairman
+chairwoman governor senator mayor premier ambassador spokesman spokeswoman ceo general
+director minister's foreign defence defense finance deputy chief leader leaders head
+professor mr mrs ms dr sir attorney investor analyst official officials commissioner
+administrator speaker mp
+""".split())
+_PARAGRAPHS_READ = 40
+"""Tags come from the headline and the first paragraphs; the tail of a long report adds
+cost and mostly names already seen."""
+_CONNECTORS = frozenset({"of", "de", "del", "la", "van", "von", "der", "bin", "al"})
+
+_WORD = r"[A-Z\u00C0-\u00DE][\w\u00C0-\u024F.’'-]*"
+_RUN = re.compile(rf"\b{_WORD}(?:[ ](?:(?:of|de|del|la|van|von|der|bin|al)[ ])?{_WORD})*")
+_SENTENCE_END = frozenset(".!?;:\"“”()")
+_POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
+_CONTRACTION = re.compile(r"['’](?:re|ll|ve|m|d|t)$|n['’]t$", re.IGNORECASE)
+_SHORT_ABBREVIATION = re.compile(r"[A-Z][a-z]{1,3}\.")
+"""``Fla.``, ``Ore.``, ``Inc.``: abbreviations that end a name rather than being one."""
+
+
+def extract_tags(title: str, paragraphs: list[str], *, limit: int,
+                 stoplist: Iterable[str] = (), aliases: Mapping[str, Iterable[str]] = {},
+                 exclude: Iterable[str] = ()) -> tuple[str, ...]:
+    """At most ``limit`` tags for a story, best first.
+
+    ``aliases`` map a canonical tag to other spellings; ``stoplist`` and ``exclude`` (the
+    story's own source and publisher) are never tags.
+    """
+    if limit <= 0:
+        return ()
+    canonical = {spelling.casefold(): name for name, spellings in aliases.items()
+                 for spelling in (name, *spellings)}
+    banned = {s.casefold() for s in (*stoplist, *exclude)}
+    # (name, is_place, weight): a mention in the headline or first paragraph weighs more.
+    mentions: list[tuple[str, bool, float]] = []
+    for index, text in enumerate([title, *paragraphs[:_PARAGRAPHS_READ]]):
+        found: list[tuple[str, bool]] = []
+        _candidates(text, found)
+        weight = 1.5 if index <= 1 else 1.0
+        mentions.extend((name, is_place, weight) for name, is_place in found)
+    full_names = _full_names(name for name, _, _ in mentions)
+    scores: dict[str, float] = {}  # insertion order is first appearance: the tie-break
+    places: set[str] = set()
+    for name, is_place, weight in mentions:
+        name = canonical.get(name.casefold()) or full_names.get(name, name)
+        if name.casefold() in banned:
+            continue
+        scores[name] = scores.get(name, 0.0) + weight
+        if is_place:
+            places.add(name)
+    order = {name: position for position, name in enumerate(scores)}
+    kept = [name for name, score in scores.items()
+            if score >= 2.0 or " " in name or "-" in name or name in places]
+    kept.sort(key=lambda name: (-scores[name], order[name]))
+    return tuple(kept[:limit])
+
+
+def _candidates(text: str, found: list[tuple[str, bool]]) -> None:
+    """Append (name, is_place) for every capitalised run in ``text`` to ``found``.
+
+    Only the capitalised runs are visited (a regex finds them), which keeps extraction
+    cheap on long stories; whether a run opens a sentence is read from the text before it.
+    """
+    for match in _RUN.finditer(text):
+        start = match.start()
+        before = text[max(0, start - 3):start].rstrip()
+        if before and before[-1] in "'’-<":
+            continue  # the tail of a word (o'Neill) or a wire ticker (<AEGN.AS>)
+        sentence_start = not before or before[-1] in _SENTENCE_END
+        run: list[str] = []
+        for token in match[0].split(" "):
+            simple = token.isalpha()  # the common case, without the regexes below
+            if simple:
+                bare = word = token
+            else:
+                bare = token if "." in token.rstrip(".") else token.rstrip(".")  # keep U.S.
+                word = _POSSESSIVE.sub("", bare)
+            folded = word.casefold()
+            if token.islower():  # a connector inside the run: Bank of England
+                run.append(token)
+            elif (word and folded not in _NEVER
+                  and (simple or not _CONTRACTION.search(word)
+                       and not _SHORT_ABBREVIATION.fullmatch(token))
+                  and not (not run and sentence_start
+                           and (folded in _OPENERS or folded.endswith("ly")))):
+                run.append(word)
+                if word != bare or (token.endswith(".") and bare == token.rstrip(".")):
+                    _split_run(run, found)  # a possessive or full stop ends the name
+                    run = []
+            else:
+                _split_run(run, found)
+                run = []
+            sentence_start = token.endswith(".") and len(token) > 3
+        _split_run(run, found)
+
+
+def _split_run(run: list[str], found: list[tuple[str, bool]]) -> None:
+    """Split ``Turkish President Recep Tayyip Erdogan`` into Turkey and the person."""
+    while run and run[-1] in _CONNECTORS:
+        run.pop()
+    if not run:
+        return
+    if len(run) == 1:  # most runs are one word: skip the general case
+        word = run[0]
+        place = PLACES.get(word.casefold())
+        if place:
+            found.append((place, True))
+        elif "-" in word and _hyphen_places(word):
+            found.extend((part, True) for part in _hyphen_places(word))
+        elif word.casefold() not in _ROLES and len(word) > 1:
+            found.append((word, False))
+        return
+    words: list[str] = []
+    for word in run:
+        folded = word.casefold()
+        if "-" in word:
+            parts = _hyphen_places(word)
+            if parts:
+                found.extend((part, True) for part in parts)
+                continue
+        if not words and folded in PLACES:
+            found.append((PLACES[folded], True))
+            continue
+        if folded in _ROLES or (not words and folded in _OPENERS):
+            _name(words, found)
+            words = []
+            continue
+        words.append(word)
+    _name(words, found)
+
+
+def _hyphen_places(word: str) -> list[str]:
+    """``Russian-Turkish`` mentions both countries; ``Nagorno-Karabakh`` is one place."""
+    if word.casefold() in PLACES:
+        return []
+    parts = [PLACES.get(part.casefold()) for part in word.split("-")]
+    return [part for part in parts if part] if all(parts) else []
+
+
+def _name(words: list[str], found: list[tuple[str, bool]]) -> None:
+    while words and words[-1] in _CONNECTORS:
+        words = words[:-1]
+    if not words:
+        return
+    name = " ".join(words)
+    place = PLACES.get(name.casefold())
+    if place:
+        found.append((place, True))
+    elif len(name) > 1 and not name.isdigit():
+        found.append((name, False))
+
+
+def _full_names(names: Iterable[str]) -> dict[str, str]:
+    """Surname → the longest full name ending in it (``Putin`` → ``Vladimir Putin``)."""
+    longest: dict[str, str] = {}
+    for name in names:
+        if " " in name:
+            last = name.rsplit(" ", 1)[1]
+            if len(name) > len(longest.get(last, "")):
+                longest[last] = name
+    return longest

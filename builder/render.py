@@ -1,0 +1,278 @@
+"""Pages → bytes: the Jinja environment, Markdown, sanitising and structured data.
+
+:func:`render_page` is a pure function of a page and an environment, so pages can be
+rendered in worker processes (each builds its own environment from the same config) with
+the same bytes as in-process. Story bodies are untrusted: Markdown output goes through an
+allow-list sanitiser before it reaches a template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html as html_lib
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cmarkgfm
+import jinja2
+import nh3
+import pygments
+import pygments.formatters
+import pygments.lexers
+import pygments.util
+from cmarkgfm.cmark import Options as CmarkOptions
+from markupsafe import Markup
+
+from builder import urls
+from builder.assemble import MONTHS, Entry, Link, Page
+from builder.config import SiteConfig
+from builder.errors import Diagnostic
+from builder.model import Moment, Story
+
+__all__ = [
+    "DEFAULT_STATIC", "DEFAULT_TEMPLATES", "body_html", "environment", "http_url",
+    "json_for_script", "long_date", "removed_html", "render_page", "story_jsonld",
+]
+
+_PROJECT = Path(__file__).resolve().parent.parent
+DEFAULT_TEMPLATES = _PROJECT / "templates"
+DEFAULT_STATIC = _PROJECT / "static"
+
+ALLOWED_TAGS = frozenset({
+    "p", "br", "hr", "em", "strong", "b", "i", "u", "s", "del", "ins", "sub", "sup", "small",
+    "mark", "abbr", "cite", "q", "a", "ul", "ol", "li", "dl", "dt", "dd", "blockquote",
+    "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tfoot", "tr", "th", "td",
+    "caption", "img", "figure", "figcaption", "code", "pre", "span", "div",
+})
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "ol": {"start"},
+    "th": {"align", "colspan", "rowspan"},
+    "td": {"align", "colspan", "rowspan"},
+    # Pygments marks tokens with classes; the stylesheet colours them.
+    "span": {"class"},
+    "div": {"class"},
+    "pre": {"class"},
+    "code": {"class"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+HTML_ELEMENTS = ALLOWED_TAGS | frozenset({
+    "html", "head", "body", "title", "base", "link", "meta", "style", "script", "noscript",
+    "template", "iframe", "frame", "frameset", "noframes", "object", "embed", "applet", "param",
+    "form", "input", "button", "select", "option", "optgroup", "textarea", "label", "fieldset",
+    "legend", "output", "datalist", "video", "audio", "source", "track", "canvas", "picture",
+    "map", "area", "svg", "math", "h1", "section", "article", "aside", "header", "footer",
+    "nav", "main", "details", "summary", "dialog", "marquee", "xmp", "plaintext", "noembed",
+    "font", "center", "big", "tt", "strike", "kbd", "samp", "var", "dfn", "bdi", "bdo", "wbr",
+    "time", "data", "ruby", "rt", "rp", "col", "colgroup", "address", "menu", "slot", "portal",
+    "image", "isindex", "keygen", "listing", "nobr", "blink",
+})
+"""Every name a browser treats as an HTML element. ``<Kaiser Aluminum>`` or ``<BBF>`` in
+wire copy (company names and tickers) is text, and is shown as such rather than dropped."""
+
+_HEADING = re.compile(r"<(/?)h([1-5])\b")
+_FENCED_CODE = re.compile(r'<pre lang="([^"]*)"><code>(.*?)</code></pre>', re.DOTALL)
+_CODE_FORMATTER = pygments.formatters.HtmlFormatter(cssclass="highlight")
+_TAG_START = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+_RAW_TAG = re.compile(r"<([A-Za-z][A-Za-z0-9:-]*)((?:\s[^<>]*)?)/?>")
+_DANGEROUS_ATTRIBUTE = re.compile(
+    r"""\s(on[a-z]+|style|srcdoc|formaction)\s*=|(?:href|src|action)\s*=\s*["']?\s*"""
+    r"""(?:javascript|vbscript|data)\s*:""", re.IGNORECASE)
+
+
+def environment(config: SiteConfig, nav: Sequence[Link] = ()) -> jinja2.Environment:
+    """The Jinja environment: the user's ``templates/`` first, then Gazette's defaults.
+
+    Autoescaping is on for every template whatever its file name (``.xml`` and ``.atom``
+    included: HTML escaping is valid XML escaping), and an undefined name is an error.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(config.templates_path)),
+                                    jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES))]),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+        lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,
+    )
+    env.globals.update(
+        site=config, nav=tuple(nav), story_jsonld=lambda entry: story_jsonld(entry, config),
+        breadcrumb_jsonld=lambda crumbs: _breadcrumb_jsonld(crumbs, config),
+        collection_jsonld=lambda page: _collection_jsonld(page, config),
+    )
+    env.filters.update(
+        href=lambda path: urls.href(config, path),
+        absolute=lambda path: urls.absolute(config, path),
+        jsonld=json_for_script,
+        markdown=lambda text: Markup(body_html(text)),
+        longdate=lambda moment: long_date(moment, config),
+        isodate=lambda moment: _iso_local(moment, config),
+        rfc3339=_rfc3339,
+        http_url=http_url,
+    )
+    return env
+
+
+def render_page(page: Page, env: jinja2.Environment) -> bytes:
+    """The bytes of one page: a pure function of the page and the environment."""
+    template = env.get_template(page.template)
+    return template.render(page=page, **page.data).encode("utf-8")
+
+
+# -- story bodies ------------------------------------------------------------------------
+
+def body_html(text: str) -> str:
+    """Markdown (GitHub flavour: tables, fenced code) → sanitised HTML.
+
+    cmark-gfm, GitHub's C parser, is some 30 times faster than a pure-Python one, and a
+    story page is mostly its body. Fenced code with a language is highlighted by Pygments;
+    headings move one level down so the page's headline stays its only ``h1``.
+    """
+    # UNSAFE keeps raw HTML for the allow-list sanitiser below to judge tag by tag.
+    html = cmarkgfm.github_flavored_markdown_to_html(text, options=CmarkOptions.CMARK_OPT_UNSAFE)
+    html = _FENCED_CODE.sub(_highlighted, html)
+    # cmark escapes every '<' of code, so each one left opens a tag or is stray text.
+    html = _TAG_START.sub(_escape_non_element, html)
+    html = _HEADING.sub(lambda m: f"<{m.group(1)}h{int(m.group(2)) + 1}", html)
+    return nh3.clean(html, tags=set(ALLOWED_TAGS), attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes=set(URL_SCHEMES), link_rel="noopener noreferrer")
+
+
+def _highlighted(match: re.Match[str]) -> str:
+    try:
+        lexer = pygments.lexers.get_lexer_by_name(html_lib.unescape(match.group(1)).strip())
+    except pygments.util.ClassNotFound:
+        return match.group(0)  # an unknown language stays plain code
+    return pygments.highlight(html_lib.unescape(match.group(2)), lexer, _CODE_FORMATTER)
+
+
+def _escape_non_element(match: re.Match[str]) -> str:
+    if match.group(2).lower() in HTML_ELEMENTS:
+        return match.group(0)
+    return "&lt;" + match.group(1) + match.group(2)
+
+
+def removed_html(story: Story, shown_path: str | None = None) -> tuple[Diagnostic, ...]:
+    """A warning for each raw HTML tag in the body that the sanitiser will remove or change.
+
+    ``shown_path`` is the file as diagnostics name it (default: ``story.path``). Lines
+    count from the first line of the body (Story keeps no offset into its file).
+    """
+    if "<" not in story.body:
+        return ()
+    found = []
+    in_fence = False
+    for number, line in enumerate(story.body.splitlines(), start=1):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        if in_fence or "<" not in line:
+            continue
+        for match in _RAW_TAG.finditer(re.sub(r"`[^`]*`", "", line)):
+            name = match.group(1).lower()
+            if name not in HTML_ELEMENTS:
+                continue  # shown as text, not removed
+            if name not in ALLOWED_TAGS or _DANGEROUS_ATTRIBUTE.search(match.group(0)):
+                found.append(Diagnostic(
+                    path=shown_path or story.path, line=None, severity="warning",
+                    message=f"raw HTML <{name}> on body line {number} removed for safety",
+                    hint="write the story in Markdown; scripts, styles, frames, forms and "
+                         "event handlers are never published"))
+    return tuple(found)
+
+
+def http_url(value: str | None) -> str:
+    """``value`` if it is an absolute http(s) URL, else '' (never a ``javascript:`` link)."""
+    if value and re.match(r"https?://[^\s/?#]+", value, re.IGNORECASE) \
+            and not any(c.isspace() or ord(c) < 0x20 for c in value):
+        return value
+    return ""
+
+
+# -- dates -------------------------------------------------------------------------------
+
+def _local(moment: Moment, config: SiteConfig) -> Moment:
+    if isinstance(moment, dt.datetime) and moment.tzinfo is not None:
+        return moment.astimezone(config.tzinfo)
+    return moment
+
+
+def long_date(moment: Moment | None, config: SiteConfig) -> str:
+    """``14 January 2021`` (with ``, 09:30`` when the time is known), in the site's zone."""
+    if moment is None:
+        return "undated"
+    local = _local(moment, config)
+    text = f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+    if isinstance(local, dt.datetime):
+        text += f", {local:%H:%M}"
+    return text
+
+
+def _iso_local(moment: Moment | None, config: SiteConfig) -> str:
+    return "" if moment is None else _local(moment, config).isoformat()
+
+
+def _rfc3339(moment: Moment | None) -> str:
+    """An Atom timestamp; a bare day is midnight UTC, an aware datetime is shown in UTC."""
+    if moment is None:
+        return "1970-01-01T00:00:00Z"
+    if not isinstance(moment, dt.datetime):
+        return f"{moment.isoformat()}T00:00:00Z"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- structured data ---------------------------------------------------------------------
+
+def json_for_script(value: Any) -> Markup:
+    """JSON safe inside ``<script>``: ``<``, ``>``, ``&``, U+2028 and U+2029 are escaped,
+    so no value can close the element or break a JavaScript parser."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return Markup(text)
+
+
+def story_jsonld(entry: Entry, config: SiteConfig) -> dict[str, Any]:
+    """schema.org ``NewsArticle`` of a story page."""
+    story = entry.story
+    data: dict[str, Any] = {
+        "@context": "https://schema.org", "@type": "NewsArticle", "headline": story.title,
+        "url": urls.absolute(config, entry.url), "inLanguage": story.lang,
+        "articleSection": entry.topic.label,
+        "mainEntityOfPage": urls.absolute(config, entry.url),
+    }
+    if story.date is not None:
+        data["datePublished"] = _iso_local(story.date, config)
+        data["dateModified"] = _iso_local(story.updated or story.date, config)
+    if story.summary:
+        data["description"] = story.summary
+    if story.tags:
+        data["keywords"] = [link.label for link in entry.tags]
+    if story.byline:
+        data["author"] = {"@type": "Person", "name": story.byline}
+    if story.source:
+        data["sourceOrganization"] = {"@type": "Organization", "name": story.source}
+    data["publisher"] = {"@type": "Organization", "name": story.publisher or config.title}
+    if story.source_url:
+        data["isBasedOn"] = story.source_url
+    if story.license:
+        data["license"] = story.license
+    return data
+
+
+def _breadcrumb_jsonld(crumbs: Sequence[Link], config: SiteConfig) -> dict[str, Any]:
+    return {"@context": "https://schema.org", "@type": "BreadcrumbList",
+            "itemListElement": [{"@type": "ListItem", "position": n, "name": link.label,
+                                 "item": urls.absolute(config, link.url)}
+                                for n, link in enumerate(crumbs, start=1)]}
+
+
+def _collection_jsonld(page: Page, config: SiteConfig) -> dict[str, Any]:
+    return {"@context": "https://schema.org", "@type": "CollectionPage",
+            "name": page.title, "url": urls.absolute(config, page.url),
+            "description": page.description}
+

@@ -1,0 +1,454 @@
+"""Near-duplicate wire copies and related coverage: pure functions over stories, no I/O.
+
+**Duplicates.** The same wire story arrives from several outlets, re-titled, re-flowed, with
+the last paragraph dropped. Each body becomes a set of five-word shingles (casefolded ``\\w+``
+tokens), summarised in a fixed-size :class:`TextSketch` by one-permutation MinHash (one 64-bit
+hash per shingle, the smallest per bin). Locality-sensitive hashing over bands of the sketch
+proposes candidate pairs, so no two stories are compared unless they probably match; each
+candidate is then verified on its estimated Jaccard similarity, or, for a shortened re-post, on
+how much of the shorter text the longer one contains. Verified pairs join into groups
+(connected components); each group's canonical version is the earliest.
+
+**Related coverage.** Stories that share tags, weighted by how rare the tag is, more so in the
+same topic and close in time; computed through an inverted index tag → stories in which a
+common tag only links stories near each other in time, so the work grows linearly.
+
+Every hash is keyed by a constant (never Python's per-process ``hash()`` of text), and
+stories are put in one canonical order first, so results are the same in every process,
+run and input order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import heapq
+import math
+import re
+import sys
+import unicodedata
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from operator import and_, eq, rshift, xor
+from types import MappingProxyType
+
+from builder.model import Moment, Story, chronological
+
+__all__ = [
+    "SKETCH_VERSION",
+    "DuplicateIndex",
+    "Sketcher",
+    "TextSketch",
+    "find_duplicates",
+    "related_stories",
+]
+
+# -- shingles and sketches ---------------------------------------------------------------------
+
+SHINGLE_WORDS = 5
+"""Words per shingle: long enough that stock phrases (``the ministry said on Monday``) seldom
+make different stories look alike, short enough that one edited word changes only five."""
+
+SKETCH_BINS = 256
+"""Minima kept per text. The similarity estimate's standard error is about
+``sqrt(J(1-J)/256)``: 0.025 at Jaccard 0.8."""
+
+BAND_ROWS = 4
+"""Bins per LSH band (64 bands). Two texts become candidates with probability
+``1-(1-J**4)**64``: 0.98 at Jaccard 0.5, 0.9998 at 0.6, 0.006 at 0.1."""
+
+MIN_SIZE_RATIO = 0.5
+"""A shorter text counts as a shortened copy of a longer one only when it has at least this
+share of the longer one's shingles: a re-post that drops a paragraph, not a brief that is
+quoted in a long feature."""
+
+SKETCH_VERSION = f"minhash-oph-{SHINGLE_WORDS}w-{SKETCH_BINS}x32-v1"
+"""Names how sketches are made: part of any cache key for stored sketches."""
+
+_BIN_BITS = 8  # log2(SKETCH_BINS)
+_BANDS = SKETCH_BINS // BAND_ROWS
+_BAND_BYTES = BAND_ROWS * 4
+_LOW32 = 0xFFFFFFFF
+_ALL_BINS = range(SKETCH_BINS)
+_DENSIFY_STEP = 0x9E3779B1  # odd constant that marks how far an empty bin borrowed its value
+_HASH_KEY = b"gazette-shingles"  # fixed key: the same hashes in every process and every run
+_WORD = re.compile(r"\w+")
+_MAX_REMEMBERED_WORDS = 500_000  # bounds a Sketcher's memory on huge archives
+
+
+@dataclass(frozen=True, slots=True)
+class TextSketch:
+    """A fixed-size summary of a text's shingle set, enough to estimate its similarity to
+    another text's. Pure data: it can be cached by the story's content hash."""
+
+    shingles: int
+    """Distinct shingles in the text; 0 when it has fewer than ``SHINGLE_WORDS`` words, and
+    such a text is never anyone's duplicate."""
+    values: bytes = b""
+    """``SKETCH_BINS`` unsigned 32-bit little-endian minima (empty when ``shingles`` is 0)."""
+
+    def __post_init__(self) -> None:
+        # Sketches come back from caches: refuse one that cannot have been made here.
+        if self.shingles < 0 or len(self.values) != (SKETCH_BINS * 4 if self.shingles else 0):
+            raise ValueError(f"not a {SKETCH_VERSION} sketch: {self.shingles} shingles, "
+                             f"{len(self.values)} bytes of values")
+
+    def similarity(self, other: TextSketch) -> float:
+        """Estimated Jaccard similarity of the two shingle sets (0.0 when either is empty)."""
+        if not self.values or not other.values:
+            return 0.0
+        mine, theirs = memoryview(self.values).cast("I"), memoryview(other.values).cast("I")
+        return sum(map(eq, mine, theirs)) / SKETCH_BINS
+
+    def containment(self, other: TextSketch, jaccard: float) -> float:
+        """Estimated share of the smaller set that the other set contains, from ``jaccard``.
+
+        ``|A ∩ B| = J (|A| + |B|) / (1 + J)``, divided by ``min(|A|, |B|)``, at most 1.
+        """
+        smaller = min(self.shingles, other.shingles)
+        if smaller == 0:
+            return 0.0
+        common = jaccard * (self.shingles + other.shingles) / (1.0 + jaccard)
+        return min(1.0, common / smaller)
+
+
+class Sketcher:
+    """Turns text into :class:`TextSketch` values.
+
+    It remembers the hashes of words it has seen, which only saves time: a sketch never
+    depends on what was sketched before, so one Sketcher per worker process is fine.
+    """
+
+    def __init__(self) -> None:
+        # One table per position in the shingle: a shingle's hash is the XOR of its words'
+        # positional hashes (tabulation hashing over words), computed with C-level map().
+        self._tables: tuple[dict[str, int], ...] = tuple({} for _ in range(SHINGLE_WORDS))
+
+    def sketch(self, text: str) -> TextSketch:
+        words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+        count = len(words) - SHINGLE_WORDS + 1
+        if count <= 0:
+            return TextSketch(shingles=0)
+        self._learn(words)
+        tables = self._tables
+        hashes = list(map(tables[0].__getitem__, words[:count]))
+        for position in range(1, SHINGLE_WORDS):
+            hashes = list(map(xor, hashes, map(tables[position].__getitem__,
+                                                words[position:position + count])))
+        distinct = list(set(hashes))
+        return TextSketch(shingles=len(distinct), values=_one_permutation_minima(distinct))
+
+    def _learn(self, words: list[str]) -> None:
+        first = self._tables[0]
+        unseen = set(words).difference(first)
+        if not unseen:
+            return
+        if len(first) + len(unseen) > _MAX_REMEMBERED_WORDS:
+            for table in self._tables:
+                table.clear()
+            unseen = set(words)
+        width = 8 * SHINGLE_WORDS
+        for word in unseen:
+            digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"),
+                                     digest_size=width, key=_HASH_KEY).digest()
+            for position, table in enumerate(self._tables):
+                table[word] = int.from_bytes(digest[8 * position:8 * position + 8], "little")
+
+
+def _one_permutation_minima(hashes: list[int]) -> bytes:
+    """One-permutation MinHash: the top bits of a hash pick its bin, each bin keeps its
+    smallest hash (low 32 bits). An empty bin borrows the value of the next filled bin,
+    offset by the distance ("rotation densification", Shrivastava & Li, ICML 2014), so two
+    equal sets always get equal sketches and the bins stay comparable one by one."""
+    hashes.sort(reverse=True)  # later (smaller) hashes overwrite: each bin keeps its minimum
+    smallest = dict(zip(map(rshift, hashes, repeat(64 - _BIN_BITS)),
+                        map(and_, hashes, repeat(_LOW32))))
+    values = list(map(smallest.get, _ALL_BINS))
+    if len(smallest) < SKETCH_BINS:
+        filled_above = min(smallest) + SKETCH_BINS  # wraps around past the last bin
+        for bin_ in range(SKETCH_BINS - 1, -1, -1):
+            if values[bin_] is not None:
+                filled_above = bin_
+            else:
+                distance = filled_above - bin_
+                values[bin_] = (smallest[filled_above % SKETCH_BINS]
+                                + distance * _DENSIFY_STEP) & _LOW32
+    packed = array("I", values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+# -- duplicate groups --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DuplicateIndex:
+    """Groups of stories that are one wire copy, and who stands for each group."""
+
+    groups: tuple[tuple[str, ...], ...] = ()
+    """Story ids per group, canonical (earliest) version first, then the copies in the same
+    order; groups in chronological order of their canonical versions."""
+    _group_of: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        membership = {story_id: group for group in self.groups for story_id in group}
+        object.__setattr__(self, "_group_of", MappingProxyType(membership))
+
+    def group_of(self, story_id: str) -> tuple[str, ...]:
+        """The whole group ``story_id`` belongs to, canonical first; () when it has no copies."""
+        return self._group_of.get(story_id, ())
+
+    def canonical_of(self, story_id: str) -> str | None:
+        """The earliest version when ``story_id`` is a later copy of it, else None (a canonical
+        story, or one without copies)."""
+        group = self._group_of.get(story_id)
+        return group[0] if group and group[0] != story_id else None
+
+    def copies_of(self, story_id: str) -> tuple[str, ...]:
+        """The other stories of ``story_id``'s group, canonical first; () when there are none."""
+        return tuple(other for other in self._group_of.get(story_id, ()) if other != story_id)
+
+
+def find_duplicates(stories: Sequence[Story], threshold: float = 0.8,
+                    sketches: Mapping[str, TextSketch] | None = None) -> DuplicateIndex:
+    """Group the stories whose bodies are one wire copy.
+
+    Two stories are copies when the estimated Jaccard similarity of their shingle sets is at
+    least ``threshold``, or when the shorter has at least ``MIN_SIZE_RATIO`` of the longer's
+    shingles and the longer contains at least ``2t / (1 + t)`` of it (the containment that
+    equals Jaccard ``t`` for texts of equal length), so a re-post that drops its last
+    paragraph is found without loosening the threshold for equal-length texts.
+
+    The canonical version is the earliest: by day (undated last); on the same day a story
+    with a time of day before one with only a date (a bare date cannot be shown to be
+    earlier, and wire originals carry times where re-posts often do not), then the earlier
+    time, then the fuller text, then the id. ``sketches`` (by story id) may bring sketches
+    computed earlier, e.g. in worker processes or from a cache; missing ones are computed.
+
+    Story ids must be unique (``ValueError`` otherwise).
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"duplicate threshold must be in (0, 1], not {threshold}")
+    _check_unique_ids(stories)
+    given = sketches or {}
+    sketcher = Sketcher()
+    by_id = {story.id: given.get(story.id) or sketcher.sketch(story.body) for story in stories}
+    ordered = sorted(stories, key=lambda story: _canonical_key(story, by_id[story.id].shingles))
+    sketch_list = [by_id[story.id] for story in ordered]
+    containment_needed = 2.0 * threshold / (1.0 + threshold)
+
+    def same_copy(a: TextSketch, b: TextSketch) -> bool:
+        jaccard = a.similarity(b)
+        if jaccard >= threshold:
+            return True
+        ratio = min(a.shingles, b.shingles) / max(a.shingles, b.shingles)
+        return ratio >= MIN_SIZE_RATIO and a.containment(b, jaccard) >= containment_needed
+
+    forest = _Forest(len(ordered))
+    # Identical sketches are copies outright; banding one of each keeps a story copied a
+    # thousand times from filling every bucket with a thousand members.
+    first_with: dict[bytes, int] = {}
+    for index, sketch in enumerate(sketch_list):
+        if sketch.values:
+            forest.join(first_with.setdefault(sketch.values, index), index)
+    rejected: set[tuple[int, int]] = set()
+    for first, second in _candidate_pairs(sketch_list, sorted(first_with.values())):
+        if (first, second) in rejected or forest.root(first) == forest.root(second):
+            continue  # already decided; a pair inside one group adds nothing to it
+        if same_copy(sketch_list[first], sketch_list[second]):
+            forest.join(first, second)
+        else:
+            rejected.add((first, second))
+    return DuplicateIndex(groups=tuple(
+        tuple(ordered[index].id for index in members) for members in forest.groups()
+    ))
+
+
+def _candidate_pairs(sketches: Sequence[TextSketch],
+                     indices: Sequence[int]) -> Iterable[tuple[int, int]]:
+    """Pairs ``(i, j)`` of ``indices``, ``i < j``, whose sketches agree on a whole band.
+
+    Bands are bucketed one at a time so that only one band's buckets are in memory.
+    """
+    for band in range(_BANDS):
+        start = band * _BAND_BYTES
+        buckets: dict[bytes, list[int]] = {}
+        for index in indices:
+            key = sketches[index].values[start:start + _BAND_BYTES]
+            buckets.setdefault(key, []).append(index)
+        for members in buckets.values():
+            for position, first in enumerate(members):
+                for second in members[position + 1:]:
+                    yield first, second
+
+
+def _canonical_key(story: Story, shingles: int) -> tuple[bool, str, bool, str, int, str]:
+    moment = chronological(story.date)
+    day, time_of_day = moment[:10], moment[11:]
+    return (story.date is None, day, not time_of_day, time_of_day, -shingles, story.id)
+
+
+class _Forest:
+    """Union-find over indices; the smallest index of a group is its root, so a group's root
+    is its canonical story when indices follow canonical order."""
+
+    def __init__(self, size: int) -> None:
+        self._parent = list(range(size))
+
+    def root(self, index: int) -> int:
+        parent = self._parent
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]  # path halving
+            index = parent[index]
+        return index
+
+    def join(self, first: int, second: int) -> None:
+        a, b = self.root(first), self.root(second)
+        if a != b:
+            self._parent[max(a, b)] = min(a, b)
+
+    def groups(self) -> list[list[int]]:
+        """Groups of two or more, each in index order, ordered by their root."""
+        members: dict[int, list[int]] = {}
+        for index in range(len(self._parent)):
+            members.setdefault(self.root(index), []).append(index)
+        return [group for root, group in sorted(members.items()) if len(group) > 1]
+
+
+# -- related coverage --------------------------------------------------------------------------
+
+NEAREST_PER_TAG = 30
+"""A tag links a story to at most this many stories on either side of it in that tag's
+chronological list. Rare tags (at most ``2 * NEAREST_PER_TAG + 1`` stories) link all their
+stories; a common tag (``Azerbaijan`` on half the archive) says little and would make the work
+quadratic, so it only links stories that are near in time within it."""
+
+SAME_TOPIC_FACTOR = 1.25
+"""Score multiplier for two stories in the same topic."""
+
+RECENCY_HALF_LIFE_DAYS = 30.0
+"""Time closeness: a pair's score is multiplied by ``0.5 + 0.5 * 2 ** (-days / half-life)``
+(whole days apart), from 1.0 on the same day down to 0.5 years apart or when either is
+undated, so closeness orders comparable candidates without hiding a strongly related story
+from another year."""
+
+# Factor by signed gap in days; beyond ten years it is 0.5 to fifteen digits.
+_RECENCY = MappingProxyType({gap: 0.5 + 0.5 * 2.0 ** (-abs(gap) / RECENCY_HALF_LIFE_DAYS)
+                             for gap in range(-3650, 3651)})
+
+
+def related_stories(stories: Sequence[Story], duplicates: DuplicateIndex | None = None,
+                    k: int = 5) -> Mapping[str, tuple[str, ...]]:
+    """Up to ``k`` related story ids for every story, best first.
+
+    A pair's score is the sum over the tags they share (compared casefolded) of
+    ``ln(1 + N / stories with the tag)``, counting a common tag only when the two are near
+    in it (see ``NEAREST_PER_TAG``), times ``SAME_TOPIC_FACTOR`` when the topic is the same,
+    times the recency factor. Stories that share no counted tag are never related. A
+    duplicate group appears at most once, as its canonical version, and never in the list of
+    one of its own members. Ties go to the newer story, then the smaller id.
+
+    Every story id is a key, in chronological order; story ids must be unique.
+    """
+    if k < 0:
+        raise ValueError(f"related story count must not be negative, not {k}")
+    _check_unique_ids(stories)
+    duplicates = duplicates or DuplicateIndex()
+    ordered = sorted(stories, key=lambda story: story.sort_key)
+    index_of = {story.id: index for index, story in enumerate(ordered)}
+    count = len(ordered)
+    tags = [sorted({tag.casefold() for tag in story.tags}) for story in ordered]
+    postings: dict[str, list[int]] = {}
+    position_in: list[dict[str, int]] = []
+    for index, story_tags in enumerate(tags):  # indices ascend: every list is chronological
+        positions = {}
+        for tag in story_tags:
+            postings.setdefault(tag, [])
+            positions[tag] = len(postings[tag])
+            postings[tag].append(index)
+        position_in.append(positions)
+    weight = {tag: math.log(1.0 + count / len(posted)) for tag, posted in postings.items()}
+    representative = _representatives(ordered, index_of, duplicates)
+    days = [_day_number(story.date) for story in ordered]
+    topics = [story.topic for story in ordered]
+    newest_first = _newest_first_ranks(ordered)
+
+    related: dict[str, tuple[str, ...]] = {}
+    for index, story in enumerate(ordered):
+        if k == 0:
+            related[story.id] = ()
+            continue
+        shared: dict[int, float] = {}
+        for tag in tags[index]:
+            posted, tag_weight = postings[tag], weight[tag]
+            if len(posted) > 2 * NEAREST_PER_TAG + 1:
+                position = position_in[index][tag]
+                posted = posted[max(0, position - NEAREST_PER_TAG):position + NEAREST_PER_TAG + 1]
+            for other in posted:
+                shared[other] = shared.get(other, 0.0) + tag_weight
+        own_group, day, topic = representative[index], days[index], topics[index]
+        scores: dict[int, float] = {}
+        for other, tag_score in shared.items():
+            target = representative[other]
+            if target == own_group:
+                continue  # itself, or a copy of itself
+            other_day = days[other]
+            score = tag_score * (_RECENCY.get(day - other_day, 0.5)
+                                 if day is not None and other_day is not None else 0.5)
+            if topics[other] == topic:
+                score *= SAME_TOPIC_FACTOR
+            if score > scores.get(target, 0.0):
+                scores[target] = score
+        related[story.id] = tuple(ordered[other].id for other in
+                                  _top(scores, k, newest_first))
+    return MappingProxyType(related)
+
+
+def _representatives(ordered: Sequence[Story], index_of: Mapping[str, int],
+                     duplicates: DuplicateIndex) -> list[int]:
+    """For each index, the index standing for its duplicate group: the group's first member
+    among ``ordered`` (its canonical version unless that one was left out), else itself."""
+    standing = []
+    for index, story in enumerate(ordered):
+        present = [index_of[member] for member in duplicates.group_of(story.id)
+                   if member in index_of]
+        standing.append(present[0] if present else index)
+    return standing
+
+
+def _top(scores: Mapping[int, float], k: int, newest_first: Sequence[int]) -> list[int]:
+    """The ``k`` best-scored indices: score descending, then newest first."""
+    if len(scores) > k:
+        kth = heapq.nlargest(k, scores.values())[-1]
+        scores = {index: score for index, score in scores.items() if score >= kth}
+    return sorted(scores, key=lambda index: (-scores[index], newest_first[index]))[:k]
+
+
+def _day_number(moment: Moment | None) -> int | None:
+    """The day as a proleptic Gregorian ordinal (the UTC day for aware datetimes)."""
+    if moment is None:
+        return None
+    if isinstance(moment, dt.datetime) and moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    return moment.toordinal()
+
+
+def _newest_first_ranks(ordered: Sequence[Story]) -> list[int]:
+    """Rank of each index when sorted newest first, ties by smaller id."""
+    by_id = sorted(range(len(ordered)), key=lambda index: ordered[index].id)
+    newest = sorted(by_id, key=lambda index: chronological(ordered[index].date), reverse=True)
+    ranks = [0] * len(ordered)
+    for rank, index in enumerate(newest):
+        ranks[index] = rank
+    return ranks
+
+
+def _check_unique_ids(stories: Sequence[Story]) -> None:
+    seen: set[str] = set()
+    for story in stories:
+        if story.id in seen:
+            raise ValueError(f"story id {story.id!r} is used by more than one story "
+                             f"(e.g. {story.path}); ids must be unique")
+        seen.add(story.id)

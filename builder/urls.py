@@ -1,0 +1,158 @@
+"""Slugs, permalinks and output paths: the only place a URL of the site is made.
+
+Every URL inside Gazette is a *site path*: it starts and ends at the site root, e.g.
+``/tags/cafe/`` or ``/feeds/atom.xml``, and knows nothing of where the site is served.
+:func:`href` and :func:`absolute` add the configured base path or base URL at the last
+moment, and :func:`output_path` maps a site path to the file that serves it, refusing any
+path that could land outside the output directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from builder.config import SiteConfig
+from builder.model import Story
+
+__all__ = [
+    "RESERVED", "SLUG_PATTERN", "TAXONOMIES", "UnsafePath", "absolute", "archive_path",
+    "feed_path", "href", "local_day", "output_path", "paginated", "short_hash", "slugify",
+    "story_path", "term_path",
+]
+
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAX_SLUG_BYTES = 80
+
+TAXONOMIES = ("topics", "tags", "sources", "publishers")
+"""The term kinds, in the order they appear in navigation; each is also its URL folder."""
+
+RESERVED = frozenset({
+    "index", "page", "tags", "topics", "sources", "publishers", "archive", "undated",
+    "feeds", "search", "static", "assets", "pagefind", "sitemap", "robots", "404",
+    "atom", "feed", "rss", "con", "nul", "aux", "prn",
+})
+"""Names a slug may never be: the site's own folders, and names some file systems refuse."""
+
+# Letters that NFKD does not decompose into ASCII but that have a customary spelling.
+_TRANSLITERATE = str.maketrans({
+    "ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o",
+    "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "th", "Þ": "th", "ł": "l", "Ł": "l",
+    "ı": "i", "ə": "e", "Ə": "e", "&": " and ",
+})
+
+
+class UnsafePath(ValueError):
+    """A site path that does not map to a file inside the output directory."""
+
+
+def slugify(text: str) -> str:
+    """An ASCII URL segment for ``text``: ``^[a-z0-9]+(-[a-z0-9]+)*$``, 1–80 bytes.
+
+    Accents are dropped (``Straße`` → ``strasse``, ``Café`` → ``cafe``). A name with no
+    ASCII letters or digits left (``東京``), or one that is a reserved folder name, gets a
+    short hash of its text so it is never empty and never shadows a site folder.
+    """
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", text)
+                                   .translate(_TRANSLITERATE))
+    ascii_text = folded.encode("ascii", "ignore").decode("ascii").lower()
+    slug = "-".join(re.findall(r"[a-z0-9]+", ascii_text))
+    if len(slug) > MAX_SLUG_BYTES:
+        cut = slug[:MAX_SLUG_BYTES]
+        # Prefer cutting at a word boundary when the limit falls inside a word.
+        if slug[MAX_SLUG_BYTES] != "-" and "-" in cut:
+            cut = cut.rsplit("-", 1)[0]
+        slug = cut.strip("-")
+    if not slug:
+        return "t-" + short_hash(text)
+    if slug in RESERVED:
+        return f"{slug}-{short_hash(text)}"
+    return slug
+
+
+def short_hash(text: str) -> str:
+    """Eight hex digits identifying ``text`` (NFC), for slugs that need disambiguation."""
+    return hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()[:8]
+
+
+def story_path(story: Story, config: SiteConfig) -> str:
+    """The site path of a story page, from ``config.permalink``; undated stories live under
+    ``/undated/`` because a date pattern cannot be filled without a date."""
+    slug = story.slug or ""
+    if not SLUG_PATTERN.fullmatch(slug):
+        slug = slugify(slug or story.id)
+    if story.date is None:
+        return f"/undated/{slug}/"
+    day = local_day(story.date, config)
+    fields = {
+        "year": f"{day.year:04d}", "month": f"{day.month:02d}", "day": f"{day.day:02d}",
+        "slug": slug, "id": slugify(story.id), "topic": slugify(story.topic),
+    }
+    return config.permalink.format_map(fields)
+
+
+def local_day(moment: dt.date | dt.datetime, config: SiteConfig) -> dt.date:
+    """The calendar day a story belongs to, seen in the site's time zone."""
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(config.tzinfo)
+        return moment.date()
+    return moment
+
+
+def paginated(path: str, number: int) -> str:
+    """Page ``number`` of a list that starts at ``path``: ``/tags/x/`` then ``/tags/x/page/2/``."""
+    return path if number == 1 else f"{path}page/{number}/"
+
+
+def term_path(kind: str, slug: str | None = None) -> str:
+    """``/tags/`` (the index of a taxonomy) or ``/tags/<slug>/`` (one term)."""
+    if kind not in TAXONOMIES:
+        raise ValueError(f"unknown taxonomy {kind!r}")
+    return f"/{kind}/" if slug is None else f"/{kind}/{slug}/"
+
+
+def archive_path(year: int | None = None, month: int | None = None, day: int | None = None) -> str:
+    """``/archive/``, ``/archive/2021/``, ``/archive/2021/01/`` or ``/archive/2021/01/14/``."""
+    parts = [f"{year:04d}"] if year is not None else []
+    if month is not None:
+        parts.append(f"{month:02d}")
+    if day is not None:
+        parts.append(f"{day:02d}")
+    return "/archive/" + "".join(p + "/" for p in parts)
+
+
+def feed_path(list_path: str = "/") -> str:
+    """The Atom feed of a list: ``/atom.xml`` for the site, ``/tags/x/atom.xml`` for a term."""
+    return f"{list_path}atom.xml"
+
+
+def href(config: SiteConfig, path: str) -> str:
+    """A root-relative link that respects the base path: ``/news/tags/x/`` under ``/news/``."""
+    return config.base_path + path.lstrip("/")
+
+
+def absolute(config: SiteConfig, path: str) -> str:
+    """The full URL of a site path, for canonical links, feeds and sitemaps."""
+    return config.base_url + path.lstrip("/")
+
+
+def output_path(path: str) -> str:
+    """The file, relative to the output directory, that serves the site path ``path``.
+
+    ``/a/b/`` → ``a/b/index.html``; ``/404.html`` → ``404.html``. Anything that could
+    escape the output directory or name something other than a plain file (``..``, ``.``,
+    empty segments, backslashes, NUL, percent-escapes, a scheme or host) is refused, so a
+    hostile slug can never write outside it.
+    """
+    if not path.startswith("/") or path.startswith("//"):
+        raise UnsafePath(f"site path must start with a single '/': {path!r}")
+    if any(c in path for c in "\\\0%?#:") or any(ord(c) < 0x20 for c in path):
+        raise UnsafePath(f"site path contains a forbidden character: {path!r}")
+    segments = path[1:].split("/")
+    if path.endswith("/"):
+        segments = segments[:-1] + ["index.html"] if segments != [""] else ["index.html"]
+    if any(seg in ("", ".", "..") for seg in segments):
+        raise UnsafePath(f"site path has an empty, '.' or '..' segment: {path!r}")
+    return "/".join(segments)

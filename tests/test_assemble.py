@@ -1,0 +1,163 @@
+"""Assembling stories into the site: order, terms, archive, pagination, copies, collisions."""
+
+import datetime as dt
+import random
+
+from builder.assemble import assemble, find_collisions, term_key
+from builder.config import SiteConfig
+from builder.model import Story
+
+
+def story(n, **changes):
+    values = dict(id=f"id{n:03d}", path=f"world/{n:03d}.txt", title=f"Story {n}",
+                  date=dt.date(2021, 1, 1) + dt.timedelta(days=n), topic="world",
+                  slug=f"story-{n}", body=f"Body of story {n}.", content_hash=f"h{n}")
+    values.update(changes)
+    return Story(**values)
+
+
+def urls_of(site, template):
+    return [p.url for p in site.pages if p.template == template]
+
+
+def test_stories_are_newest_first_with_undated_last():
+    stories = [story(1), story(3), story(2), story(4, date=None)]
+    site = assemble(stories, SiteConfig(allow_undated=True))
+    assert [e.story.id for e in site.entries] == ["id003", "id002", "id001", "id004"]
+    assert "/undated/story-4/" in urls_of(site, "story.html")
+    assert "/undated/" in urls_of(site, "list.html")
+
+
+def test_drafts_are_not_published():
+    site = assemble([story(1), story(2, draft=True)], SiteConfig())
+    assert [e.story.id for e in site.entries] == ["id001"]
+
+
+def test_tags_differing_by_case_or_normalisation_are_one_term_under_the_commonest_spelling():
+    stories = [story(1, tags=("CAFE", "Straße")), story(2, tags=("cafe", "STRASSE")),
+               story(3, tags=("cafe", "Cafe\u0301")), story(4, tags=("Caf\u00e9",))]
+    tags = {t.slug: t for t in assemble(stories, SiteConfig()).taxonomies["tags"]}
+    assert tags["cafe"].name == "cafe" and tags["cafe"].count == 3
+    assert tags["cafe"].spellings == ("CAFE", "cafe")
+    # NFC and NFD spellings of café are one term (but not the same as plain "cafe").
+    accented = [t for t in tags.values() if term_key(t.name) == term_key("Caf\u00e9")]
+    assert len(accented) == 1 and accented[0].count == 2
+    # Straße and STRASSE each appear once: the tie goes to the alphabetically first.
+    assert tags["strasse"].name == "STRASSE" and tags["strasse"].count == 2
+
+
+def test_distinct_names_with_the_same_slug_get_separate_pages_and_a_warning():
+    site = assemble([story(1, tags=("C++",)), story(2, tags=("C",))], SiteConfig())
+    slugs = sorted(t.slug for t in site.taxonomies["tags"])
+    assert slugs[0] == "c" and slugs[1].startswith("c-") and len(set(slugs)) == 2
+    [warning] = [d for d in site.diagnostics if "same URL name" in d.message]
+    assert warning.severity == "warning"
+    assert "'C++'" in warning.message and "'C'" in warning.message
+    assert warning.path == "content/world/001.txt"  # the story carrying the renamed tag
+
+
+def test_taxonomies_count_sources_publishers_and_topics():
+    stories = [story(1, source="Trend", publisher="AzerNews", topic="politics"),
+               story(2, source="Trend", topic="politics"), story(3, source="Reuters")]
+    site = assemble(stories, SiteConfig())
+    counts = {kind: {t.name: t.count for t in terms} for kind, terms in site.taxonomies.items()}
+    assert counts["sources"] == {"Reuters": 1, "Trend": 2}
+    assert counts["publishers"] == {"AzerNews": 1}
+    assert counts["topics"] == {"politics": 2, "world": 1}
+    assert [link.label for link in site.nav] == ["Home", "Topics", "Sources", "Publishers",
+                                                 "Archive"]
+
+
+def test_exact_copies_are_published_once_with_a_warning():
+    original = story(1, body="Same words  here.", content_hash="aaa")
+    by_body = story(2, body="Same words here.", content_hash="bbb")
+    by_hash = story(3, body="Other words.", content_hash="aaa")
+    headline_only = [story(4, body=""), story(5, body="")]
+    site = assemble([original, by_body, by_hash, *headline_only], SiteConfig())
+    assert sorted(e.story.id for e in site.entries) == ["id001", "id004", "id005"]
+    copies = sorted(d.path for d in site.diagnostics if "exact copy" in d.message)
+    assert copies == ["content/world/002.txt", "content/world/003.txt"]
+    assert all("world/001.txt" in d.message for d in site.diagnostics if "exact copy" in d.message)
+
+
+def test_lists_are_paginated_by_per_page():
+    site = assemble([story(n, tags=("x",)) for n in range(5)], SiteConfig(per_page=2))
+    assert urls_of(site, "list.html") == ["/", "/page/2/", "/page/3/"]
+    term_pages = [p.url for p in site.pages if p.template == "term.html"]
+    assert [url for url in term_pages if url.startswith("/tags/x/")] \
+        == ["/tags/x/", "/tags/x/page/2/", "/tags/x/page/3/"]
+    last = next(p for p in site.pages if p.url == "/page/3/")
+    assert [e.story.id for e in last.data["entries"]] == ["id000"]
+    assert last.data["pagination"].prev.url == "/page/2/" and last.data["pagination"].next is None
+
+
+def test_pagination_window_skips_far_pages():
+    site = assemble([story(n) for n in range(20)], SiteConfig(per_page=1))
+    page = next(p for p in site.pages if p.url == "/page/10/")
+    window = [link.label if link else None for link in page.data["pagination"].window]
+    assert window == ["1", None, "8", "9", "10", "11", "12", None, "20"]
+
+
+def test_story_pages_link_previous_next_and_more_from_the_topic():
+    stories = [story(n, topic="world" if n % 2 else "sport") for n in range(1, 8)]
+    site = assemble(stories, SiteConfig(related_count=2))
+    page = next(p for p in site.pages if p.url == "/2021/01/04/story-3/")
+    assert page.data["older"].story.id == "id002" and page.data["newer"].story.id == "id004"
+    assert [e.story.id for e in page.data["more"]] == ["id005", "id001"]
+    assert all(e.story.topic == "world" for e in page.data["more"])
+    first = next(p for p in site.pages if p.url == "/2021/01/02/story-1/")
+    assert first.data["older"] is None
+
+
+def test_date_archive_counts_years_months_and_days():
+    stories = [story(1, date=dt.date(2020, 12, 31)), story(2, date=dt.date(2021, 1, 14)),
+               story(3, date=dt.date(2021, 1, 14)), story(4, date=dt.date(2021, 2, 1))]
+    site = assemble(stories, SiteConfig())
+    [y2021, y2020] = site.archive
+    assert (y2021.label, y2021.count, y2020.count) == ("2021", 3, 1)
+    assert [(m.label, m.count) for m in y2021.children] == [("February 2021", 1),
+                                                              ("January 2021", 2)]
+    day = y2021.children[1].children[0]
+    assert (day.url, day.count) == ("/archive/2021/01/14/", 2)
+    assert {"/archive/", "/archive/2021/", "/archive/2021/01/", "/archive/2021/01/14/"} \
+        <= {p.url for p in site.pages}
+
+
+def test_feeds_hold_the_newest_feed_size_stories():
+    site = assemble([story(n, tags=("x",)) for n in range(10)], SiteConfig(feed_size=3))
+    feed = next(p for p in site.pages if p.url == "/atom.xml")
+    assert [e.story.id for e in feed.data["entries"]] == ["id009", "id008", "id007"]
+    assert {"/tags/x/atom.xml", "/topics/world/atom.xml"} <= {p.url for p in site.pages}
+    assert feed.data["updated"] == dt.date(2021, 1, 10)  # the newest story date
+
+
+def test_build_time_from_the_caller_wins_over_story_dates():
+    moment = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    assert assemble([story(1)], SiteConfig(), build_time=moment).updated == moment
+
+
+def test_colliding_story_urls_are_reported_with_every_source():
+    site = assemble([story(1, slug="same", body="a"), story(2, slug="same", body="b",
+                                                            date=dt.date(2021, 1, 2))],
+                    SiteConfig())
+    [collision] = find_collisions(site.pages, {})
+    assert "world/001.txt" in collision.message and "world/002.txt" in collision.message
+    assert collision.is_error and "2021/01/02/same/index.html" in collision.message
+
+
+def test_a_static_file_that_shadows_a_page_is_a_collision():
+    site = assemble([story(1)], SiteConfig())
+    [collision] = find_collisions(site.pages, {"robots.txt": "static file static/robots.txt"})
+    assert "static/robots.txt" in collision.message
+
+
+def test_assembly_is_deterministic_whatever_the_input_order():
+    stories = [story(n, tags=(f"t{n % 3}", "all"), source=f"S{n % 2}") for n in range(30)]
+    shuffled = stories[:]
+    random.Random(4).shuffle(shuffled)
+    assert assemble(stories, SiteConfig()).pages == assemble(shuffled, SiteConfig()).pages
+
+
+def test_cname_and_nojekyll_files():
+    site = assemble([story(1)], SiteConfig(cname="news.example.org"))
+    assert dict(site.files) == {".nojekyll": b"", "CNAME": b"news.example.org\n"}

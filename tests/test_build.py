@@ -1,0 +1,326 @@
+"""The whole build: output integrity, determinism, skipped files, strictness, the summary.
+
+Stories come from a small stand-in for ``builder.ingest`` (one JSON file per story) so
+these tests pin down the pipeline's own behaviour; ``test_site_links`` builds real files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import html5lib
+import pytest
+
+from builder import output, pipeline
+from builder.config import SiteConfig
+from builder.errors import BuildError, ContentError, Diagnostic
+from builder.model import Story
+from builder.report import Reporter
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: Path
+    stories: tuple[Story, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    ok: bool
+
+
+class JsonIngest:
+    """Reads ``content/*.json``: one Story per file; a file that is not JSON is unreadable."""
+
+    @staticmethod
+    def discover(paths, config):
+        return sorted(p for root in paths for p in Path(root).rglob("*.json"))
+
+    @staticmethod
+    def read_file(path, config):
+        relative = path.relative_to(config.content_path).as_posix()
+        try:
+            fields = json.loads(path.read_text())
+        except ValueError:
+            problem = Diagnostic(relative, 1, "not a story", hint="fix the file")
+            return FileResult(path, (), (problem,), False)
+        fields["date"] = dt.date.fromisoformat(fields["date"]) if fields.get("date") else None
+        fields["tags"] = tuple(fields.get("tags", ()))
+        return FileResult(path, (Story(path=relative, **fields),), (), True)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "ingest", JsonIngest)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    (tmp_path / "content").mkdir()
+    return tmp_path
+
+
+def add_story(root: Path, n: int, **fields) -> Path:
+    values = dict(id=f"s{n:04d}", title=f"Story {n}", topic=["world", "sport"][n % 2],
+                  slug=f"story-{n}", date=(dt.date(2020, 1, 1) + dt.timedelta(days=n)).isoformat(),
+                  body=f"Body {n} with **bold** text.", tags=[f"tag{n % 5}", "all"],
+                  source=f"Agency {n % 3}", summary=f"Summary {n}.", content_hash=f"h{n}")
+    values.update(fields)
+    path = root / "content" / f"{n:04d}.json"
+    path.write_text(json.dumps(values))
+    return path
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def config_for(root: Path, **changes) -> SiteConfig:
+    return SiteConfig(root=root, base_url="https://example.org/news/", **changes)
+
+
+# -- output.write_site -----------------------------------------------------------------
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(".site."))
+
+
+def test_write_site_swaps_in_the_new_site_and_removes_stale_files(tmp_path):
+    out = tmp_path / "site"
+    first = output.write_site([("a/index.html", b"A"), ("old.html", b"O")], out)
+    assert first == output.WriteResult(written=2, linked=0)
+    inode = (out / "a/index.html").stat().st_ino
+    second = output.write_site([("a/index.html", b"A"), ("b.html", b"B")], out)
+    assert second == output.WriteResult(written=1, linked=1)
+    assert tree(out) == {"a/index.html": b"A", "b.html": b"B"}
+    assert (out / "a/index.html").stat().st_ino == inode  # unchanged bytes were not rewritten
+    assert leftovers(tmp_path) == []
+    assert oct(out.stat().st_mode & 0o777) == "0o755"
+
+
+def test_a_failed_write_leaves_the_previous_site_and_no_staging_dir(tmp_path):
+    out = tmp_path / "site"
+    output.write_site([("index.html", b"old")], out)
+
+    def files():
+        yield "index.html", b"new"
+        raise RuntimeError("renderer crashed")
+
+    with pytest.raises(RuntimeError):
+        output.write_site(files(), out)
+    assert tree(out) == {"index.html": b"old"} and leftovers(tmp_path) == []
+    # A file where a folder must go is an OSError: a one-line BuildError, old site kept.
+    with pytest.raises(BuildError) as failure:
+        output.write_site([("a", b"file"), ("a/b.html", b"x")], out)
+    assert "previous site is unchanged" in str(failure.value) and "\n" not in str(failure.value)
+    assert tree(out) == {"index.html": b"old"} and leftovers(tmp_path) == []
+
+
+def test_the_swap_falls_back_to_renames_without_renameat2(tmp_path, monkeypatch):
+    monkeypatch.setattr(output, "exchange", lambda a, b: False)
+    out = tmp_path / "site"
+    output.write_site([("x.html", b"1")], out)
+    output.write_site([("y.html", b"2")], out)
+    assert tree(out) == {"y.html": b"2"} and leftovers(tmp_path) == []
+
+
+def test_exchange_swaps_two_directories(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "from-a").touch()
+    if not output.exchange(tmp_path / "a", tmp_path / "b"):
+        pytest.skip("renameat2(RENAME_EXCHANGE) not supported here")
+    assert (tmp_path / "b" / "from-a").exists() and not (tmp_path / "a" / "from-a").exists()
+
+
+def test_before_swap_can_add_files_and_a_failure_publishes_nothing(tmp_path):
+    out = tmp_path / "site"
+    output.write_site([("index.html", b"x")], out,
+                      before_swap=lambda staging: (staging / "extra.js").write_bytes(b"js"))
+    assert tree(out) == {"extra.js": b"js", "index.html": b"x"}
+
+    def broken(staging):
+        raise BuildError("indexer failed")
+
+    with pytest.raises(BuildError):
+        output.write_site([("index.html", b"y")], out, before_swap=broken)
+    assert tree(out)["index.html"] == b"x" and leftovers(tmp_path) == []
+
+
+# -- pipeline.build --------------------------------------------------------------------
+
+def test_build_writes_the_whole_site(project):
+    for n in range(5):
+        add_story(project, n)
+    result = pipeline.build(config_for(project, per_page=2))
+    site = tree(project / "site")
+    assert result.stories == 5 and result.skipped == () and result.written == len(site)
+    assert result.pages == len([p for p in site if not p.startswith("static/")]) - 1  # .nojekyll
+    for path in ("index.html", "page/3/index.html", "2020/01/02/story-1/index.html",
+                 "tags/index.html", "tags/all/index.html", "tags/all/atom.xml",
+                 "topics/world/index.html", "sources/agency-1/index.html", "archive/index.html",
+                 "archive/2020/index.html", "archive/2020/01/index.html",
+                 "archive/2020/01/03/index.html", "atom.xml", "sitemap.xml", "robots.txt",
+                 "404.html", ".nojekyll", "static/gazette.css"):
+        assert path in site, path
+    assert b"https://example.org/news/sitemap.xml" in site["robots.txt"]
+    assert [stage for stage, _ in result.timings] == ["read", "assemble", "render", "write"]
+
+
+def test_a_second_build_rewrites_nothing_and_deleted_stories_vanish(project):
+    paths = [add_story(project, n) for n in range(4)]
+    config = config_for(project)
+    pipeline.build(config)
+    assert pipeline.build(config).written == 0
+    paths[0].unlink()
+    pipeline.build(config)
+    site = tree(project / "site")
+    assert "2020/01/01/story-0/index.html" not in site
+    assert b"story-0" not in site["index.html"]
+
+
+def test_rebuilds_are_byte_identical_across_workers_and_environment(project, monkeypatch):
+    for n in range(60):
+        add_story(project, n)
+    pipeline.build(config_for(project, output_dir="one"), jobs=1)
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    monkeypatch.setenv("LANG", "de_DE.UTF-8")
+    os.utime(project / "content" / "0001.json", (0, 0))
+    calls = []
+    monkeypatch.setattr(pipeline, "ProcessPoolExecutor",
+                        lambda **kw: calls.append(kw) or ProcessPoolExecutor(**kw))
+    pipeline.build(config_for(project, output_dir="two"), jobs=2)
+    assert calls == [{"max_workers": 2}, {"max_workers": 2}]  # read and render in 2 processes
+    assert tree(project / "one") == tree(project / "two")
+
+
+def test_source_date_epoch_is_the_feed_timestamp(project, monkeypatch):
+    add_story(project, 1)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    pipeline.build(config_for(project))
+    feed = (project / "site" / "atom.xml").read_bytes()
+    assert b"<updated>2023-11-14T22:13:20Z</updated>" in feed
+
+
+def test_unreadable_files_are_skipped_and_listed(project):
+    add_story(project, 1)
+    (project / "content" / "broken.json").write_text("{not json")
+    result = pipeline.build(config_for(project))
+    assert result.stories == 1
+    assert [str(d) for d in result.skipped] == [
+        "broken.json:1: error: not a story (hint: fix the file)"]
+    assert (project / "site" / "index.html").exists()
+
+
+def test_strict_builds_stop_before_writing(project):
+    add_story(project, 1)
+    (project / "content" / "broken.json").write_text("{not json")
+    with pytest.raises(ContentError) as failure:
+        pipeline.build(config_for(project), strict=True)
+    assert failure.value.diagnostics[0].path == "broken.json"
+    assert not (project / "site").exists()
+
+
+def test_url_collisions_stop_the_build_and_name_every_source(project):
+    add_story(project, 1)
+    pipeline.build(config_for(project))
+    before = tree(project / "site")
+    add_story(project, 2, slug="story-1", date="2020-01-02", body="Another text.")
+    with pytest.raises(BuildError) as failure:
+        pipeline.build(config_for(project))
+    [collision] = failure.value.diagnostics
+    assert "0001.json" in collision.message and "0002.json" in collision.message
+    assert tree(project / "site") == before
+
+
+def test_a_broken_user_template_is_a_one_line_error(project):
+    add_story(project, 1)
+    (project / "templates").mkdir()
+    (project / "templates" / "404.html").write_text("{{ missing_value }}")
+    with pytest.raises(BuildError) as failure:
+        pipeline.build(config_for(project))
+    assert "404.html" in str(failure.value) and "missing_value" in str(failure.value)
+    assert not (project / "site").exists()
+
+
+def test_check_reports_without_writing(project):
+    add_story(project, 1)
+    add_story(project, 2, body="Body 1 with **bold** text.")  # an exact copy of story 1
+    (project / "content" / "broken.json").write_text("nope")
+    result = pipeline.check(config_for(project))
+    assert result.stories == 1
+    assert [d.path for d in result.errors] == ["broken.json"]
+    assert any("exact copy" in d.message for d in result.warnings)
+    assert not (project / "site").exists()
+
+
+# -- report ----------------------------------------------------------------------------
+
+def test_build_summary_is_one_line_after_the_diagnostics(project):
+    add_story(project, 1)
+    (project / "content" / "broken.json").write_text("{")
+    stream = io.StringIO()
+    reporter = Reporter.for_stream(stream)
+    result = pipeline.build(config_for(project), progress=reporter.progress)
+    reporter.build_summary(result)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("broken.json:1: error")
+    assert lines[1].startswith(f"built 1 stories, {result.pages} pages ({result.written} written)"
+                               ", 1 skipped in ")
+    assert len(lines) == 2  # no progress bar when the stream is not a terminal
+
+
+def test_progress_bar_on_a_terminal_and_profile_lines():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    reporter = Reporter.for_stream(stream)
+    reporter.progress("render", 5, 10)
+    reporter.progress("render", 10, 10)
+    assert "render   [###############---------------] 5/10" in stream.getvalue()
+    assert stream.getvalue().endswith("10/10\n")
+    result = pipeline.BuildResult(stories=1, pages=2, written=2, skipped=(), warnings=(),
+                                  seconds=2.0, timings=(("read", 0.5), ("render", 1.5)))
+    stream = io.StringIO()
+    Reporter.for_stream(stream).build_summary(result, profile=True)
+    assert stream.getvalue().splitlines()[1:] == ["  read          0.500 s   25.0%",
+                                                  "  render        1.500 s   75.0%"]
+
+
+# -- the seed story, read by the real ingest ------------------------------------------
+
+SEED = Path(__file__).parent / "fixtures" / "seed" / "000_a203978440becfc5.txt"
+
+
+@pytest.mark.skipif(not hasattr(pipeline.ingest, "read_file"), reason="ingest not written yet")
+def test_the_seed_story_appears_everywhere_a_reader_looks(tmp_path):
+    (tmp_path / "content" / "politics").mkdir(parents=True)
+    (tmp_path / "content" / "politics" / SEED.name).write_bytes(SEED.read_bytes())
+    result = pipeline.build(config_for(tmp_path))
+    assert result.stories == 1 and result.skipped == ()
+    site = tmp_path / "site"
+    [page] = [p for p in site.glob("2021/01/14/*/index.html")]
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    story = parser.parse(page.read_bytes())
+    headline = "".join(story.find(".//h1").itertext())
+    assert headline.startswith("Phone conversation between Vladimir Putin")
+    assert "".join(story.find(".//time").itertext()) == "14 January 2021"
+    facts = {"".join(dt_.itertext()): "".join(dd.itertext())
+             for dt_, dd in zip(story.iter("dt"), story.iter("dd"))}
+    assert facts["Source"] == "Trend"
+    tags = ["".join(a.itertext()) for a in story.iter("a") if a.get("rel") == "tag"]
+    assert "Recep Tayyip Erdogan" in tags and "Vladimir Putin" in tags
+    story_url = "/news/" + page.parent.relative_to(site).as_posix() + "/"
+    listings = ["index.html", "topics/politics/index.html", "archive/2021/01/index.html",
+                "archive/2021/01/14/index.html", "sources/trend/index.html",
+                *(f"tags/{slug}/index.html" for slug in ("recep-tayyip-erdogan", "vladimir-putin"))]
+    for listing in listings:
+        assert f'href="{story_url}"' in (site / listing).read_text(), listing
+    absolute = "https://example.org" + story_url
+    for feed in ("atom.xml", "topics/politics/atom.xml", "tags/vladimir-putin/atom.xml",
+                 "sources/trend/atom.xml"):
+        assert absolute in (site / feed).read_text(), feed
+    assert absolute in (site / "sitemap.xml").read_text()
