@@ -35,18 +35,26 @@ chromium:
 	  else echo "note: /usr/bin/chromium missing; browser tests will be skipped (install Debian's chromium)"; fi; \
 	fi
 
-test: $(STAMP) chromium
+# The audit tools of tests/test_audit.py (Lighthouse, axe-core), exactly as package-lock.json
+# pins them; without npm the audits are skipped locally (and fail in CI).
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund; \
+	else echo "note: npm missing; audit tests will be skipped (install Node.js and npm)"; fi
+
+test: $(STAMP) chromium node_modules/.package-lock.json
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.compare
+	$(BIN)/python -m benchmarks.preview
 
 bench-full: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks.run --full
 	$(BIN)/python -m benchmarks.compare
+	$(BIN)/python -m benchmarks.preview
 
 clean:
-	rm -rf $(VENV) site .gazette-cache .pytest_cache .hypothesis
+	rm -rf $(VENV) site .gazette-cache .pytest_cache .hypothesis node_modules

@@ -344,14 +344,15 @@ def compare(size: int, repeats: int, seed: int, tools: Sequence[str],
 
 
 def report(results: Sequence[ToolResult], size: int, repeats: int) -> str:
-    rows = [[r.tool, r.version, f"{r.cold.seconds:.2f} s", f"{r.second.seconds:.2f} s",
-             r.second_label, mib(r.cold.peak_rss), f"{r.output.html_pages:,}",
-             f"{r.output.files:,}"] for r in results]
+    rows = [[r.tool, r.version, f"{r.cold.seconds:.2f} s", f"{r.cold.cpu_seconds:.2f} s",
+             f"{r.second.seconds:.2f} s", f"{r.second.cpu_seconds:.2f} s", r.second_label,
+             mib(r.cold.peak_rss), f"{r.output.html_pages:,}", f"{r.output.files:,}"]
+            for r in results]
     lines = [
         f"{size:,} stories, medians of {repeats} runs, {machine()}",
         "",
-        table(["tool", "version", "cold build", "second build", "second build is",
-               "peak RSS (cold)", "HTML pages", "files"], rows),
+        table(["tool", "version", "cold build", "cold CPU", "second build", "second CPU",
+               "second build is", "peak RSS (cold)", "HTML pages", "files"], rows),
     ]
     by_tool = {r.tool: r for r in results}
     gazette = by_tool.get("gazette")
@@ -361,7 +362,8 @@ def report(results: Sequence[ToolResult], size: int, repeats: int) -> str:
             if other in by_tool:
                 them = by_tool[other]
                 lines.append(
-                    f"Gazette / {other}: cold {gazette.cold.seconds / them.cold.seconds:.2f}x, "
+                    f"Gazette / {other}: cold {gazette.cold.seconds / them.cold.seconds:.2f}x "
+                    f"(CPU {gazette.cold.cpu_seconds / them.cold.cpu_seconds:.2f}x), "
                     f"second build {gazette.second.seconds / them.second.seconds:.2f}x, "
                     f"peak RSS {gazette.cold.peak_rss / them.cold.peak_rss:.2f}x")
     return "\n".join(lines)

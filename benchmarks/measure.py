@@ -40,6 +40,9 @@ class Run:
     seconds: float
     peak_rss: int
     """Bytes (see the module docstring for how it is read)."""
+    cpu_seconds: float
+    """User + system CPU time of the process and the children it waited for: the work done,
+    which, unlike wall time, a busy neighbour on a shared machine barely changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +51,14 @@ class Summary:
 
     seconds: float
     peak_rss: int
+    cpu_seconds: float
     runs: int
 
     @classmethod
     def of(cls, runs: Sequence[Run]) -> Summary:
         return cls(seconds=statistics.median(r.seconds for r in runs),
-                   peak_rss=int(statistics.median(r.peak_rss for r in runs)), runs=len(runs))
+                   peak_rss=int(statistics.median(r.peak_rss for r in runs)),
+                   cpu_seconds=statistics.median(r.cpu_seconds for r in runs), runs=len(runs))
 
 
 def run_timed(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
@@ -83,7 +88,8 @@ def run_timed(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
             tail = errors.read().decode("utf-8", "replace").strip().splitlines()[-15:]
             raise BenchmarkError(f"{' '.join(map(str, argv))} exited with {child.returncode}"
                                  f" after {seconds:.1f} s:\n" + "\n".join(tail))
-    return Run(seconds=seconds, peak_rss=max(sampler.peak, usage.ru_maxrss * 1024))
+    return Run(seconds=seconds, peak_rss=max(sampler.peak, usage.ru_maxrss * 1024),
+               cpu_seconds=usage.ru_utime + usage.ru_stime)
 
 
 class _TreeSampler(threading.Thread):
@@ -128,7 +134,9 @@ def repeat(times: int, prepare: Callable[[int], None], measure: Callable[[], Run
         prepare(i)
         runs.append(measure())
         if log:
-            log(f"  {label} {i + 1}/{times}: {runs[-1].seconds:.2f} s, {mib(runs[-1].peak_rss)}")
+            last = runs[-1]
+            log(f"  {label} {i + 1}/{times}: {last.seconds:.2f} s (CPU {last.cpu_seconds:.2f} s), "
+                f"{mib(last.peak_rss)}")
     return Summary.of(runs)
 
 

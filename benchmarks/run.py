@@ -180,7 +180,7 @@ def _measure_builds(root: Path, repeats: int, log: Callable[[str], None], size: 
 
 def report(results: Sequence[SizeResult], repeats: int) -> str:
     def seconds(summary: Summary | None) -> str:
-        return f"{summary.seconds:.2f} s" if summary else "n/a"
+        return f"{summary.seconds:.2f} s ({summary.cpu_seconds:.2f})" if summary else "n/a"
 
     rows = []
     for r in results:
@@ -196,7 +196,8 @@ def report(results: Sequence[SizeResult], repeats: int) -> str:
     lines = [
         f"Gazette, medians of {repeats} runs, {machine()}",
         "",
-        table(["stories", "normalize (1 core)", "cold build", "no-op rebuild", "one-story edit",
+        table(["stories", "normalize (1 core)", "cold build (CPU)", "no-op rebuild (CPU)",
+               "one-story edit (CPU)",
                "peak RSS (cold)", "HTML pages", "files", "files touched (no-op / edit)"], rows),
     ]
     for r in results:

@@ -212,7 +212,8 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     nav = (Link("Home", "/"),
            *(Link(TAXONOMY_LABELS[kind], urls.term_path(kind)) for kind, terms in taxonomies.items()
              if terms),
-           *((Link("Archive", urls.archive_path()),) if archive else ()))
+           *((Link("Archive", urls.archive_path()),) if archive else ()),
+           *((Link("Search", "/search/"),) if config.search else ()))
     return Site(entries=entries, taxonomies=taxonomies, archive=archive, pages=pages,
                 files=tuple(files), updated=updated,
                 diagnostics=tuple(sorted(diagnostics, key=by_place)),
@@ -412,6 +413,11 @@ def _pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term, ...]
                              heading="Undated stories")
     pages.append(_feed_page(urls.feed_path("/"), entries, config, updated,
                             title=config.title, alternate="/"))
+    if config.search:
+        pages.append(Page(url="/search/", output="search/index.html", template="search.html",
+                          title=f"Search — {config.title}",
+                          description=f"Search the stories of {config.title}.",
+                          in_sitemap=False))
     pages.append(Page(url="/404.html", output="404.html", template="404.html",
                       title=f"Page not found — {config.title}",
                       description="This page does not exist.", in_sitemap=False))

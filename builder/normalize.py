@@ -133,10 +133,18 @@ def write(config: SiteConfig, paths: Sequence[Path], *, dry_run: bool, out: Text
             _print_diff(path, old, plan, out)
             continue
         _apply(path, old, plan)
-        written = ", ".join(p.as_posix() for p in plan)
+        written = ", ".join(_shown(p, config) for p in plan)
         out.write(f"normalized {result.path} -> {written} "
                   f"(original kept as {path.name}{ORIGINAL_SUFFIX})\n")
     return 1 if failed else 0
+
+
+def _shown(path: Path, config: SiteConfig) -> str:
+    """``path`` relative to the project root when it is inside it, as diagnostics show it."""
+    try:
+        return path.resolve().relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _plan(path: Path, stories: Sequence[Story]) -> dict[Path, str]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
+import glob
 import os
 import shutil
 import stat
@@ -53,6 +55,56 @@ def write_site(files: Iterable[tuple[str, bytes]], output: Path,
     output = Path(os.path.abspath(output))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(output.parent / f".{output.name}.lock", "a")
+    except OSError as exc:
+        raise BuildError(f"cannot write beside {output}: {exc.strerror or exc}") from None
+    with lock:
+        # One writer at a time; whatever staging folders exist now were left by a killed
+        # build (SIGKILL cannot be caught) and are removed.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _remove_leftovers(output)
+        wanted = dict(files)
+        wanted.update((relative, source.read_bytes()) for relative, source in copies)
+        if before_swap is None and _already_published(wanted, output):
+            return WriteResult(written=0, linked=len(wanted))
+        return _write_locked(wanted, output, before_swap)
+
+
+def _already_published(wanted: dict[str, bytes], output: Path) -> bool:
+    """True if ``output`` holds exactly these files with these bytes and nothing else.
+
+    Then there is nothing to swap: a no-op rebuild costs a walk and a read, not a new
+    tree of links and the removal of the old one.
+    """
+    needed_dirs = {"."} | {os.path.dirname(relative) or "." for relative in wanted}
+    needed_dirs |= {parent.as_posix() for d in list(needed_dirs) for parent in Path(d).parents}
+    seen = 0
+    for folder, dirs, names in os.walk(output):
+        here = os.path.relpath(folder, output)
+        if here not in needed_dirs:
+            return False
+        for name in names:
+            relative = name if here == "." else f"{here}/{name}"
+            path = os.path.join(folder, name)
+            if relative not in wanted or os.path.islink(path):
+                return False
+            with open(path, "rb") as stream:
+                if stream.read() != wanted[relative]:
+                    return False
+            seen += 1
+        dirs.sort()
+    return seen == len(wanted) and seen > 0
+
+
+def _remove_leftovers(output: Path) -> None:
+    for leftover in output.parent.glob(f".{glob.escape(output.name)}.*"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _write_locked(wanted: dict[str, bytes], output: Path,
+                  before_swap: Callable[[Path], None] | None) -> WriteResult:
+    try:
         staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     except OSError as exc:
         raise BuildError(f"cannot create a staging directory beside {output}: "
@@ -60,13 +112,8 @@ def write_site(files: Iterable[tuple[str, bytes]], output: Path,
     try:
         written = linked = 0
         made: set[Path] = {staging}
-        for relative, data in files:
+        for relative, data in wanted.items():
             if _stage(staging, output, relative, data, made):
-                written += 1
-            else:
-                linked += 1
-        for relative, source in copies:
-            if _stage(staging, output, relative, source.read_bytes(), made):
                 written += 1
             else:
                 linked += 1

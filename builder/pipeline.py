@@ -19,7 +19,7 @@ from pathlib import Path
 
 import jinja2
 
-from builder import ingest, output, render
+from builder import ingest, output, render, search
 from builder.assemble import (Link, Page, Site, assemble, by_place, find_collisions,
                               shown_path)
 from builder.config import SiteConfig
@@ -85,11 +85,17 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
         warnings = _warnings(site, diagnostics, config)
     with _timed("render", timings):
         rendered = _render(site.pages, config, site.nav, workers, progress)
+    indexed: list[search.SearchStats] = []
     with _timed("write", timings):
         result = output.write_site(
             [*zip((p.output for p in site.pages), rendered), *site.files],
             config.output_path,
-            copies=[(relative, source) for relative, source in statics.items()])
+            copies=list(statics.items()),
+            before_swap=(lambda staging: indexed.append(search.index_site(staging, config=config)))
+            if config.search else None)
+    if indexed:  # indexing runs inside the write stage, before the swap: time it apart
+        timings.append(("search", indexed[0].seconds))
+        warnings = tuple(sorted({*warnings, *indexed[0].warnings}, key=by_place))
     return BuildResult(stories=len(site.entries), pages=len(site.pages), written=result.written,
                        skipped=errors, warnings=warnings,
                        seconds=time.perf_counter() - started, timings=tuple(timings))
@@ -138,9 +144,7 @@ def _read(config: SiteConfig, workers: _Workers, progress: Progress | None
     diagnostics: list[Diagnostic] = []
     for done, result in enumerate(_map(_read_chunk, config, paths, workers), start=1):
         stories.extend(result.stories)
-        diagnostics.extend(result.diagnostics)
-        for story in result.stories:
-            diagnostics.extend(story.warnings)
+        diagnostics.extend(result.diagnostics)  # the file's and its stories' problems
         if progress:
             progress("read", done, len(paths))
     return stories, diagnostics

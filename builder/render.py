@@ -241,7 +241,7 @@ def story_jsonld(entry: Entry, config: SiteConfig) -> dict[str, Any]:
     story = entry.story
     data: dict[str, Any] = {
         "@context": "https://schema.org", "@type": "NewsArticle", "headline": story.title,
-        "url": urls.absolute(config, entry.url), "inLanguage": story.lang,
+        "url": urls.absolute(config, entry.url), "inLanguage": story.lang or config.language,
         "articleSection": entry.topic.label,
         "mainEntityOfPage": urls.absolute(config, entry.url),
     }

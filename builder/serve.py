@@ -430,13 +430,41 @@ def host_allowed(host_header: str | None, *, remote: bool, local_names: frozense
 
 
 _LIVERELOAD_JS = """(function () {
-  var me = document.currentScript, page = me.getAttribute("data-page"), overlay = null;
-  var source = new EventSource(me.getAttribute("data-events"));
-  source.addEventListener("state", function (event) {
-    var state = JSON.parse(event.data);
-    if (state.page !== page) { source.close(); location.reload(); return; }
-    show(state.problems);
-  });
+  var me = document.currentScript, events = me.getAttribute("data-events");
+  var page = me.getAttribute("data-page").split(":"), overlay = null, source = null;
+  function handle(state) {  /* state.page is "server-instance:build-generation" */
+    var live = state.page.split(":");
+    if (live[0] !== page[0] || +live[1] > +page[1]) {
+      if (source) source.close();
+      location.reload();
+    } else if (live[1] === page[1]) {
+      show(state.problems);
+    }  /* else: an older state relayed late; a newer one follows */
+  }
+  function listen(onState) {
+    source = new EventSource(events);
+    source.addEventListener("state", function (event) { onState(JSON.parse(event.data)); });
+  }
+  /* Browsers open about six connections per server, so a reload channel per tab would leave
+     the seventh tab unable to load: one tab holds the channel and relays it to the others. */
+  if (window.BroadcastChannel && navigator.locks) {
+    var channel = new BroadcastChannel("gazette-livereload"), last = null;
+    channel.onmessage = function (event) {
+      if (event.data === "ask") { if (last) channel.postMessage(last); return; }
+      last = event.data;
+      handle(last);
+    };
+    channel.postMessage("ask");
+    navigator.locks.request("gazette-livereload", function () {
+      listen(function (state) { last = state; channel.postMessage(state); handle(state); });
+      return new Promise(function () {});  /* held until this page goes away */
+    });
+  } else {  /* no Web Locks over plain http to a remote host: hidden tabs hang up instead */
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) { source.close(); } else { listen(handle); }
+    });
+    listen(handle);
+  }
   function el(parent, tag, text, style, name) {
     var node = document.createElement(tag);
     if (name) node.className = name;
@@ -732,7 +760,8 @@ class PreviewServer:
 
     @property
     def url(self) -> str:
-        return f"{self._origin}{self.config.base_path}"
+        """Where the site is served now (the base path follows edits of ``base_url``)."""
+        return f"{self._origin}{self.hub.state.config.base_path}"
 
     @property
     def _origin(self) -> str:
@@ -763,8 +792,12 @@ class PreviewServer:
 
     def start(self) -> PreviewState:
         """Build, then start serving and watching; returns the state of the first build."""
-        self._watcher = ProjectWatcher(self._queue, self.config, self.config_file)
-        self._watcher.start()  # before the first build, so edits made during it count
+        try:
+            self._watcher = ProjectWatcher(self._queue, self.config, self.config_file)
+            self._watcher.start()  # before the first build, so edits made during it count
+        except OSError as exc:  # e.g. the inotify watch limit
+            raise GazetteError(f"cannot watch {self.config.root} for changes: {exc}; on Linux, "
+                               f"raise fs.inotify.max_user_watches") from None
         state = self._rebuilder.rebuild()
         self._threads = [
             threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.1},

@@ -357,6 +357,8 @@ def related_stories(stories: Sequence[Story], duplicates: DuplicateIndex | None 
     _check_unique_ids(stories)
     duplicates = duplicates or DuplicateIndex()
     ordered = sorted(stories, key=lambda story: story.sort_key)
+    if k == 0:
+        return MappingProxyType(dict.fromkeys((story.id for story in ordered), ()))
     index_of = {story.id: index for index, story in enumerate(ordered)}
     count = len(ordered)
     tags = [sorted({tag.casefold() for tag in story.tags}) for story in ordered]
@@ -377,9 +379,6 @@ def related_stories(stories: Sequence[Story], duplicates: DuplicateIndex | None 
 
     related: dict[str, tuple[str, ...]] = {}
     for index, story in enumerate(ordered):
-        if k == 0:
-            related[story.id] = ()
-            continue
         shared: dict[int, float] = {}
         for tag in tags[index]:
             posted, tag_weight = postings[tag], weight[tag]

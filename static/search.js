@@ -98,14 +98,20 @@ async function run() {
   }
   const options = { filters: query.filters };
   if (SORTS[query.sort]) options.sort = SORTS[query.sort];
-  // A null term with filters lists every story that matches the filters.
-  const search = await pagefind.search(query.term || null, options);
-  if (mine !== generation) return;
-  results = search ? search.results : [];
-  rendered = 0;
-  list.replaceChildren();
-  await showMore(mine, false);
-  if (mine === generation) status.textContent = describe(results.length, query);
+  try {
+    // A null term with filters lists every story that matches the filters.
+    const search = await pagefind.search(query.term || null, options);
+    if (mine !== generation) return;
+    results = search ? search.results : [];
+    rendered = 0;
+    list.replaceChildren();
+    await showMore(mine, false);
+    if (mine === generation) status.textContent = describe(results.length, query);
+  } catch (error) {
+    // A chunk of the index could not be fetched (offline, or a deploy in progress).
+    if (mine === generation) status.textContent = "The search failed; please try again.";
+    console.error(error);
+  }
 }
 
 async function showMore(mine, moveFocus) {

@@ -65,7 +65,7 @@ def test_taxonomies_count_sources_publishers_and_topics():
     assert counts["publishers"] == {"AzerNews": 1}
     assert counts["topics"] == {"politics": 2, "world": 1}
     assert [link.label for link in site.nav] == ["Home", "Topics", "Sources", "Publishers",
-                                                 "Archive"]
+                                                 "Archive", "Search"]
 
 
 def test_exact_copies_are_published_once_with_a_warning():

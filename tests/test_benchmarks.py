@@ -127,7 +127,7 @@ def test_generated_stories_parse_as_seed_shape(tmp_path):
 def test_run_timed_reads_time_peak_memory_and_failures(tmp_path):
     allocate = "b = bytearray(80 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"
     result = measure.run_timed([sys.executable, "-c", allocate], tmp_path)
-    assert result.peak_rss >= 80 * measure.MIB and result.seconds > 0
+    assert result.peak_rss >= 80 * measure.MIB and result.seconds > 0 < result.cpu_seconds
     with pytest.raises(measure.BenchmarkError, match="went wrong"):
         measure.run_timed([sys.executable, "-c", "raise SystemExit('it went wrong')"], tmp_path)
 
@@ -171,7 +171,7 @@ def test_run_end_to_end_at_a_tiny_size(tmp_path, capsys):
     row = next(line for line in out.splitlines() if line.startswith("| 12 "))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert re.fullmatch(r"[\d,]+/s", cells[1])
-    assert all(re.fullmatch(r"\d+\.\d\d s", c) for c in cells[2:5])
+    assert all(re.fullmatch(r"\d+\.\d\d s \(\d+\.\d\d\)", c) for c in cells[2:5])
     assert int(cells[6].replace(",", "")) >= 12
     assert cells[8].startswith("0 / ")  # a no-op rebuild rewrites nothing
     assert not list(tmp_path.iterdir())  # the temporary project is gone
@@ -191,3 +191,15 @@ def test_compare_builds_equivalent_page_sets(tmp_path):
     assert "| pelican" in text and "| hugo" in text
     if "gazette" in results:
         assert "Gazette / hugo: cold" in text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("builder.serve") is None,
+                    reason="builder.serve does not exist yet")
+def test_preview_measures_save_to_served_page(tmp_path):
+    from benchmarks import preview
+
+    result = preview.measure_preview(12, 2021, 1, tmp_path, timeout=120)
+    assert result.size == 12 and result.runs == 1
+    assert 0 < result.save_to_served < 120 and result.first_build > 0
+    assert "| 12 " in preview.report([result], "test")
+    assert not list(tmp_path.iterdir())  # the server stopped and its project is gone

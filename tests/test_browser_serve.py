@@ -213,3 +213,19 @@ def test_the_preview_equals_a_fresh_full_build_after_edits_renames_and_deletions
             status, body = fetch(preview.url + relative.as_posix())
             assert status == 200, relative
             assert LIVERELOAD.sub(b"", body) == built, relative
+
+
+@pytest.mark.browser
+def test_many_open_tabs_all_load_and_all_reload(served, page):
+    """Browsers allow about six connections per server: a reload channel held by every tab
+    would leave the seventh unable to load."""
+    root, site_url = served
+    tabs = [page, *(page.context.new_page() for _ in range(8))]
+    for tab in tabs:
+        tab.set_default_timeout(RELOAD_TIMEOUT_MS)
+        tab.goto(site_url)
+        tab.get_by_role("link", name="Markets close higher").first.wait_for()
+    (root / "content" / "business" / "markets.md").write_text(
+        story("Markets close lower", "2024-03-03", ("Markets",)))
+    for tab in tabs:
+        tab.get_by_role("link", name="Markets close lower").first.wait_for()

@@ -77,13 +77,17 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def config_for(root: Path, **changes) -> SiteConfig:
+    # Pagefind indexing has its own tests (test_search.py, test_build_indexes_the_site_for_search);
+    # leaving it out keeps these builds fast and their file counts about Gazette's own output.
+    changes.setdefault("search", False)
     return SiteConfig(root=root, base_url="https://example.org/news/", **changes)
 
 
 # -- output.write_site -----------------------------------------------------------------
 
 def leftovers(parent: Path) -> list[str]:
-    return sorted(p.name for p in parent.iterdir() if p.name.startswith(".site."))
+    """Staging folders beside the output (the lock file is meant to stay)."""
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(".site.") and p.is_dir())
 
 
 def test_write_site_swaps_in_the_new_site_and_removes_stale_files(tmp_path):
@@ -97,6 +101,19 @@ def test_write_site_swaps_in_the_new_site_and_removes_stale_files(tmp_path):
     assert (out / "a/index.html").stat().st_ino == inode  # unchanged bytes were not rewritten
     assert leftovers(tmp_path) == []
     assert oct(out.stat().st_mode & 0o777) == "0o755"
+
+
+def test_an_identical_site_is_left_alone_but_a_stray_file_is_not(tmp_path):
+    out = tmp_path / "site"
+    files = [("index.html", b"A"), ("a/b/c.html", b"C")]
+    output.write_site(files, out)
+    folder_inode = out.stat().st_ino
+    assert output.write_site(files, out) == output.WriteResult(written=0, linked=2)
+    assert out.stat().st_ino == folder_inode  # nothing was swapped
+    (out / "a" / "stray.html").write_bytes(b"S")
+    (out / "empty").mkdir()
+    assert output.write_site(files, out) == output.WriteResult(written=0, linked=2)
+    assert tree(out) == dict(files) and not (out / "empty").exists()
 
 
 def test_a_failed_write_leaves_the_previous_site_and_no_staging_dir(tmp_path):
@@ -115,6 +132,15 @@ def test_a_failed_write_leaves_the_previous_site_and_no_staging_dir(tmp_path):
         output.write_site([("a", b"file"), ("a/b.html", b"x")], out)
     assert "previous site is unchanged" in str(failure.value) and "\n" not in str(failure.value)
     assert tree(out) == {"index.html": b"old"} and leftovers(tmp_path) == []
+
+
+def test_staging_left_by_a_killed_build_is_removed_by_the_next(tmp_path):
+    out = tmp_path / "site"
+    output.write_site([("index.html", b"old")], out)
+    (tmp_path / ".site.killed1" / "deep").mkdir(parents=True)
+    (tmp_path / ".site-other").mkdir()  # not ours: a sibling with a similar name stays
+    output.write_site([("index.html", b"new")], out)
+    assert leftovers(tmp_path) == [] and (tmp_path / ".site-other").is_dir()
 
 
 def test_the_swap_falls_back_to_renames_without_renameat2(tmp_path, monkeypatch):
@@ -166,6 +192,17 @@ def test_build_writes_the_whole_site(project):
         assert path in site, path
     assert b"https://example.org/news/sitemap.xml" in site["robots.txt"]
     assert [stage for stage, _ in result.timings] == ["read", "assemble", "render", "write"]
+
+
+def test_build_indexes_the_site_for_search(project):
+    for n in range(3):
+        add_story(project, n)
+    result = pipeline.build(config_for(project, search=True))
+    site = tree(project / "site")
+    assert "search/index.html" in site and "pagefind/pagefind.js" in site
+    assert [stage for stage, _ in result.timings] == ["read", "assemble", "render", "write",
+                                                      "search"]
+    assert b"Search" in site["index.html"]  # linked from the navigation
 
 
 def test_a_second_build_rewrites_nothing_and_deleted_stories_vanish(project):

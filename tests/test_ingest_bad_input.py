@@ -77,3 +77,26 @@ def test_undecodable_bytes_are_refused_on_their_line():
     assert error.is_error and error.line == 3
     assert error.message == "the bytes are not UTF-8 or Windows-1252 text"
     assert error.hint.startswith("re-save the file as UTF-8")
+
+
+def test_impossible_yaml_timestamp_is_a_date_error_on_its_line():
+    data = b'---\ntitle: "T"\ndate: 2021-00-14T09:30:00+04:00\n---\nBody.'
+    (error,) = parse_bytes(data, "x.md", SiteConfig()).diagnostics
+    assert error.line == 3 and error.message.startswith("impossible date '2021-00-14T09:30")
+    assert "there is no month 0" in error.message
+
+
+def test_yaml_timestamps_are_read_by_gazettes_date_parser():
+    import datetime as dt
+
+    data = b"---\ntitle: T\ndate: 2001-12-14 21:59:43.10 -5\nupdated: 2002-01-01\n---\nB."
+    story = parse_bytes(data, "x.md", SiteConfig()).stories[0]
+    assert story.date == dt.datetime(2001, 12, 14, 21, 59, 43, 100000,
+                                     tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    assert story.updated == dt.date(2002, 1, 1)
+
+
+def test_bad_binary_tag_in_yaml_is_a_diagnostic():
+    data = b"---\ntitle: !!binary '%%%'\ndate: 2021-01-14\n---\nBody."
+    (error,) = parse_bytes(data, "x.md", SiteConfig()).diagnostics
+    assert error.is_error and error.line == 2 and error.hint

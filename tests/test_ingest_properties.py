@@ -47,6 +47,26 @@ def test_parse_bytes_never_raises_on_story_like_text(text):
         assert to_markdown(again.stories[0]) == markdown
 
 
+_YAML_VALUES = st.one_of(
+    st.from_regex(r"\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?( ?[+-]\d{1,2}(:\d{2})?|Z)?)?",
+                  fullmatch=True),
+    st.sampled_from(["yes", "no", "null", "~", "[a, b", "{x: 1}", "!!binary '%%'", "&a [*a]",
+                     "'quoted'", '"esc \\u0041"', "- item", "1e400", "0x1F", "|", ">-"]),
+    st.text(max_size=15),
+)
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(["title", "date", "updated", "tags", "slug", "draft",
+                                           "source", "x"]), _YAML_VALUES), max_size=6),
+       st.text(max_size=40))
+def test_front_matter_never_raises(entries, body):
+    head = "\n".join(f"{key}: {value}" for key, value in entries)
+    result = parse_bytes(f"---\n{head}\n---\n{body}".encode("utf-8", "surrogatepass"),
+                         "t/x.txt", CONFIG)
+    _check(result)
+
+
 def _check(result):
     assert all(d.path == "content/t/x.txt" and d.message for d in result.diagnostics)
     assert all(d.hint for d in result.diagnostics if d.is_error)

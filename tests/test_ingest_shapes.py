@@ -279,3 +279,17 @@ def test_id_without_a_hash_in_the_name_is_stable_and_path_derived():
     two = only_story(parse(" date 2021-01-14\n\nText.", "b/story.txt"))
     assert one.id != two.id and len(one.id) == 16
     assert one.id == only_story(parse(" date 2021-01-14\n\nOther text.", "a/story.txt")).id
+
+
+def test_forwarded_message_headers_win_over_the_forwarding_mail():
+    text = ("From: Night Editor <night@example.org>\nDate: Fri, 15 Jan 2021 08:00:00 +0000\n"
+            "Subject: Fwd: Harbour reopens\n\n---------- Forwarded message ---------\n"
+            "From: Trend Wire <wire@trend.az>\nDate: Thu, 14 Jan 2021 10:31:00 +0400\n"
+            "Subject: Harbour reopens after storm\nTo: night@example.org\n\n"
+            "BAKU, Jan 14 - The port reopened after a three-day storm.")
+    story = only_story(parse(text))
+    assert story.title == "Harbour reopens after storm" and story.byline == "Trend Wire"
+    assert story.date == dt.datetime(2021, 1, 14, 10, 31,
+                                     tzinfo=dt.timezone(dt.timedelta(hours=4)))
+    assert story.body == "BAKU, Jan 14 - The port reopened after a three-day storm."
+    assert story.dateline == "BAKU"

@@ -555,12 +555,17 @@ def open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def resident_mib() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
 def test_load_200_reload_channels_and_50_requests_per_second(preview):
     """The load the preview promises, shortened for the suite (GAZETTE_LOAD_SECONDS=60 for
     the full run): no errors, p99 latency reported, descriptors back where they were."""
     seconds = float(os.environ.get("GAZETTE_LOAD_SECONDS", "2"))
-    descriptors_before = open_descriptors()
+    descriptors_before, memory_before = open_descriptors(), resident_mib()
     channels = []
     for _ in range(200):
         conn = socket.create_connection(("127.0.0.1", preview.port), timeout=10)
@@ -580,7 +585,10 @@ def test_load_200_reload_channels_and_50_requests_per_second(preview):
         conn.close()
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(f"{len(latencies)} requests beside 200 reload channels: p99 {p99 * 1000:.1f} ms")
+    grown = resident_mib() - memory_before
+    print(f"{len(latencies)} requests beside 200 reload channels: p99 {p99 * 1000:.1f} ms, "
+          f"memory {grown:+.1f} MiB")
     assert failures == []
     assert p99 < 0.5
+    assert grown < 50  # 200 idle channels cost threads' stacks, not a copy of the site each
     wait_until(lambda: open_descriptors() <= descriptors_before + 2)

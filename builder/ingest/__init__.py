@@ -17,7 +17,7 @@ import fnmatch
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from builder.config import SiteConfig
@@ -118,10 +118,11 @@ def _parse(data: bytes, relpath: str, shown: str, config: SiteConfig) -> FileRes
             file_problems.append(exc.problem.shifted(record.line_offset))
             continue
         shifted = [w.shifted(record.line_offset).diagnostic(shown) for w in warnings]
-        common = [p.diagnostic(shown) for p in file_problems if not p.severity == "error"]
+        common = [p.diagnostic(shown) for p in file_problems if p.severity != "error"]
         stories.append(_with_warnings(story, tuple(sorted(common + shifted, key=_line_order))))
-    diagnostics = {d for s in stories for d in s.warnings}
-    diagnostics.update(p.diagnostic(shown) for p in file_problems)
+    # File-level warnings are in every story's warnings too: list each once.
+    diagnostics = dict.fromkeys([d for s in stories for d in s.warnings]
+                                + [p.diagnostic(shown) for p in file_problems])
     return FileResult(shown, tuple(stories), tuple(sorted(diagnostics, key=_line_order)))
 
 
@@ -162,12 +163,11 @@ def _without_control_codes(text: str, problems: list[Problem]) -> str:
 
 
 def _with_warnings(story: Story, warnings: tuple[Diagnostic, ...]) -> Story:
-    from dataclasses import replace
     return replace(story, warnings=warnings)
 
 
-def _line_order(diagnostic: Diagnostic) -> tuple[int, str]:
-    return (diagnostic.line or 0, diagnostic.message)
+def _line_order(diagnostic: Diagnostic) -> tuple[int, str, str, str]:
+    return (diagnostic.line or 0, diagnostic.message, diagnostic.hint, diagnostic.severity)
 
 
 def _names(path: Path, config: SiteConfig) -> tuple[str, str]:

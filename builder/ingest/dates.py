@@ -27,7 +27,7 @@ _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.
 _WEEKDAY = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
 _TIME = (r"(?:(?:\s*,?\s*(?:at\s+)?|T)(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})"
          r"(?:\.(?P<fraction>\d{1,6}))?)?\s*(?P<ampm>[ap]\.?m\.?)?)?")
-_ZONE = r"(?:\s*(?P<zone>Z|UTC|UT|GMT|[ECMP][SD]T|[+-]\d{2}:?\d{2}|[+-]\d{2}))?"
+_ZONE = r"(?:\s*(?P<zone>Z|UTC|UT|GMT|[ECMP][SD]T|[+-]\d{2}:?\d{2}|[+-]\d{1,2}))?"
 _PATTERNS = {
     "iso": re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})" + _TIME + _ZONE),
     "iso_basic": re.compile(r"(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})(?:T(?P<hour>\d{2})"
@@ -124,7 +124,7 @@ def _zone(name: str | None, default: dt.tzinfo) -> dt.tzinfo:
         return dt.timezone(dt.timedelta(hours=_NAMED_ZONES[upper]))
     sign = -1 if name[0] == "-" else 1
     digits = name[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    hours, minutes = (int(digits), 0) if len(digits) <= 2 else (int(digits[:2]), int(digits[2:]))
     if hours > 23 or minutes > 59:
         raise DateError(f"impossible UTC offset '{name}'", "offsets run from -23:59 to +23:59")
     return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))

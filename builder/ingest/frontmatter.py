@@ -14,9 +14,17 @@ from builder.ingest.problems import Problem, Unreadable
 from builder.ingest.record import Draft, Field
 from builder.model import SCHEMA_KEYS
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TEXT_KEYS = ("title", "source", "publisher", "byline", "dateline", "topic", "slug", "id",
-              "summary", "lang", "source_url", "license", "footer")
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader, except that timestamps stay text.
+
+    Dates then go through :func:`builder.ingest.dates.parse_date` like every other date,
+    so ``2021-00-14`` is an impossible-date error on its line, not a crash inside PyYAML.
+    """
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 ALIASES = {"author": "byline", "category": "topic", "keywords": "tags", "url": "source_url",
            "headline": "title", "description": "summary", "agency": "source",
            "language": "lang", "licence": "license", "updated_at": "updated"}
@@ -35,8 +43,9 @@ def parse_front_matter(text: str) -> Draft:
                          "end the YAML block with a line '---'") from None
     block = "\n".join(lines[1:end])
     try:
-        data = yaml.load(block, Loader=_LOADER) if block.strip() else {}
-    except yaml.YAMLError as exc:
+        data = yaml.load(block, Loader=_Loader) if block.strip() else {}
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # Besides YAMLError, PyYAML's constructors can raise plain errors (e.g. !!binary).
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None  # +1 for '---', +1 for 1-based
         problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]

@@ -38,6 +38,8 @@ TRANSPORT_KEYS = frozenset({
     "delivered-to", "importance", "priority", "thread-topic", "thread-index",
 })
 """E-mail transport headers of forwarded wire copy: not about the story, read and ignored."""
+_FORWARDED = re.compile(r"-{2,}\s*(?:Forwarded message|Original Message)\s*-{2,}|"
+                        r"Begin forwarded message:", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"^(?:(?:re|fwd?|aw|wg)\s*:\s*)+", re.IGNORECASE)
 
 
@@ -65,18 +67,40 @@ def parse_seed(lines: list[str]) -> Draft:
 
 
 def parse_headers(lines: list[str]) -> Draft:
-    """``Key: value`` lines up to the first blank line; continuation lines are indented."""
+    """``Key: value`` lines up to the first blank line; continuation lines are indented.
+
+    Forwarded wire copy (``---------- Forwarded message ----------`` or ``Begin forwarded
+    message:`` followed by the original headers) is read through: the original message's
+    headers win over the forwarding e-mail's, whose date is only when it was forwarded.
+    """
+    fields, problems, end = _header_block(lines, 0)
+    marker = _skip_blank(lines, end)
+    if marker < len(lines) and _FORWARDED.fullmatch(lines[marker].strip()):
+        inner, inner_problems, end = _header_block(lines, _skip_blank(lines, marker + 1))
+        fields.update(inner)
+        problems += inner_problems
+    title = fields.get("title")
+    if title is not None:
+        fields["title"] = Field(_REPLY_PREFIX.sub("", title.value), title.line)
+    byline = fields.get("byline")
+    if byline is not None and ("<" in byline.value or "@" in byline.value):
+        name, address = parseaddr(byline.value)  # e-mail From: "Wire Desk <desk@...>"
+        fields["byline"] = Field(name or address or byline.value, byline.line)
+    return Draft(shape="headers", body="\n".join(lines[end:]), body_line=end + 1,
+                 problems=tuple(problems), **_as_draft_fields(fields))
+
+
+def _header_block(lines: list[str], start: int) -> tuple[dict[str, Field], list[Problem], int]:
+    """(fields, problems, index of the first body line) of the block at ``lines[start]``."""
     fields: dict[str, Field] = {}
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     current: str | None = None  # the field an indented continuation line extends
     continuing = False  # whether an indented line continues a header (kept or ignored)
-    end = len(lines)
-    for index, line in enumerate(lines):
-        number = index + 1
+    for index in range(start, len(lines)):
+        line, number = lines[index], index + 1
         if not line.strip():
-            end = index + 1
-            break
+            return fields, problems, index + 1
         if line[0] in " \t" and continuing:
             if current:
                 previous = fields[current]
@@ -86,8 +110,7 @@ def parse_headers(lines: list[str]) -> Draft:
         if not match:
             problems.append(Problem(number, f"line {number} is not a 'Key: value' header; the "
                                     "header block ends here", "put a blank line after the header"))
-            end = index
-            break
+            return fields, problems, index
         key, value = match["key"].lower(), match["value"].strip()
         current, continuing = None, True
         if key in TRANSPORT_KEYS or key.startswith("x-"):
@@ -105,17 +128,7 @@ def parse_headers(lines: list[str]) -> Draft:
         seen[target] = number
         fields[target] = Field(value, number)
         current = target
-    else:
-        end = len(lines)
-    title = fields.get("title")
-    if title is not None and title.line == seen.get("title"):
-        fields["title"] = Field(_REPLY_PREFIX.sub("", title.value), title.line)
-    byline = fields.get("byline")
-    if byline is not None and ("<" in byline.value or "@" in byline.value):
-        name, address = parseaddr(byline.value)  # e-mail From: "Wire Desk <desk@...>"
-        fields["byline"] = Field(name or address or byline.value, byline.line)
-    return Draft(shape="headers", body="\n".join(lines[end:]), body_line=end + 1,
-                 problems=tuple(problems), **_as_draft_fields(fields))
+    return fields, problems, len(lines)
 
 
 def _as_draft_fields(fields: dict[str, Field]) -> dict[str, Field]:

@@ -268,14 +268,11 @@ def _markdown(text: str) -> str:
     Indentation is dropped (it would make code blocks), runs of blank lines become one, and
     ``<`` is escaped so wire tickers like ``<BBF>`` survive HTML sanitising.
     """
-    if any(mark in text for mark in _UNTIDY) or text[:1] in (" ", "\t"):
-        text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n")))
-    text = text.strip()
+    text = "\n".join(line.strip() for line in text.split("\n")).strip()
+    if "\n\n\n" in text:
+        text = re.sub(r"\n{3,}", "\n\n", text)
     if "&" in text:
         text = _ENTITY_LIKE.sub(lambda match: "&amp;" + match[0][1:], text)
     return text.replace("<", "&lt;") if "<" in text else text
 
-
-_UNTIDY = ("\n ", "\n\t", " \n", "\t\n", "\n\n\n")
-"""Substrings that mean indentation, trailing blanks or blank-line runs need tidying."""
 _ENTITY_LIKE = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from builder.ingest import lead
@@ -185,6 +184,3 @@ def _line_of(text: str, marker: str) -> int | None:
     index = text.find(marker)
     return text.count("\n", 0, index) + 1 if index >= 0 else None
 
-
-def shifted(problems: Iterable[Problem], offset: int) -> tuple[Problem, ...]:
-    return tuple(p.shifted(offset) for p in problems)
