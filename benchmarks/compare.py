@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.generate import write_corpus
-from benchmarks.measure import (BenchmarkError, OutputCount, Summary, count_output, machine,
-                                mib, repeat, run_timed, table)
+from benchmarks.measure import (BenchmarkError, OutputCount, Run, Summary, count_output,
+                                machine, mib, repeat, run_timed, table)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ("gazette", "pelican", "hugo")
@@ -307,7 +307,7 @@ def measure_tool(builder: Builder, repeats: int, log: Callable[[str], None] | No
             elif path.exists():
                 path.unlink()
 
-    def run(command: Sequence[str]) -> Callable[[], object]:
+    def run(command: Sequence[str]) -> Callable[[], Run]:
         return lambda: run_timed(command, builder.cwd, builder.env)
 
     cold = repeat(repeats, clean, run(builder.command), log, "cold")

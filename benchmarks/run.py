@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.compare import gazette_builder, prepare_sites
-from benchmarks.measure import (BenchmarkError, OutputCount, Summary, count_output,
+from benchmarks.measure import (BenchmarkError, OutputCount, Run, Summary, count_output,
                                 files_touched, machine, mib, repeat, run_timed, snapshot_mtimes,
                                 table)
 
@@ -143,7 +143,7 @@ def _measure_builds(root: Path, repeats: int, log: Callable[[str], None], size: 
     builder = gazette_builder(root)
     site = builder.output
 
-    def build() -> object:
+    def build() -> Run:
         return run_timed(builder.command, builder.cwd, builder.env)
 
     def clean(_: int) -> None:

@@ -17,10 +17,11 @@ import hashlib
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder import urls
+from builder import similarity, urls
 from builder.config import SiteConfig
 from builder.errors import BuildError, Diagnostic
 from builder.model import Moment, Story, chronological
@@ -58,6 +59,12 @@ class Entry:
     tags: tuple[Link, ...] = ()
     source: Link | None = None
     publisher: Link | None = None
+    original: Link | None = None
+    """For a later wire copy of another story: that earliest version (its canonical URL)."""
+    copies: tuple[Link, ...] = ()
+    """The other versions of the same wire copy, labelled by who reported them."""
+    related: tuple[Link, ...] = ()
+    """Related coverage: stories sharing rare tags, the same topic, close in time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +156,8 @@ class Page:
     sources: tuple[str, ...] = ()
     """What produced the page (story files, term names), named when two pages collide."""
     in_sitemap: bool = True
+    canonical: str = ""
+    """The URL search engines should index instead (a copy's earliest version); '' = ``url``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +178,8 @@ class Site:
     diagnostics: tuple[Diagnostic, ...]
     nav: tuple[Link, ...]
     """Main navigation: home, each non-empty taxonomy, the archive."""
+    duplicates: similarity.DuplicateIndex = similarity.DuplicateIndex()
+    """Groups of stories that are one wire copy, earliest version first."""
 
 
 def by_place(diagnostic: Diagnostic) -> tuple[str, int, str, str]:
@@ -196,14 +207,19 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     the newest story date stands in, so nothing depends on the clock.
     """
     published, diagnostics = _drop_exact_copies([s for s in stories if not s.draft], config)
+    published, clashes = _drop_reused_ids(published, config)
+    diagnostics.extend(clashes)
     newest_first = sorted(published, key=lambda s: s.sort_key, reverse=True)
+    duplicates = similarity.find_duplicates(newest_first, config.duplicate_threshold)
+    related = similarity.related_stories(newest_first, duplicates, k=config.related_count)
     # Undated stories sort as '' and so land last in newest-first order.
     taxonomies, term_diagnostics = _taxonomies(newest_first, config)
     diagnostics.extend(term_diagnostics)
     lookup = {kind: {key: term for term in terms for key in _keys_of(term)}
               for kind, terms in taxonomies.items()}
-    entries = tuple(_entry(story, config, lookup) for story in newest_first)
-    archive = _archive(entries, config)
+    entries = _with_coverage(tuple(_entry(story, config, lookup) for story in newest_first),
+                             duplicates, related)
+    archive = _archive(_once_per_copy(entries), config)
     updated = build_time or _newest_moment(newest_first)
     pages = _pages(entries, taxonomies, archive, config, updated)
     files = [(".nojekyll", b"")]
@@ -217,7 +233,7 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     return Site(entries=entries, taxonomies=taxonomies, archive=archive, pages=pages,
                 files=tuple(files), updated=updated,
                 diagnostics=tuple(sorted(diagnostics, key=by_place)),
-                nav=nav)
+                nav=nav, duplicates=duplicates)
 
 
 def find_collisions(pages: Sequence[Page], other_files: Mapping[str, str]
@@ -273,6 +289,66 @@ def _drop_exact_copies(stories: list[Story], config: SiteConfig
             kept[key] = story
         published.append(story)
     return published, diagnostics
+
+
+def _drop_reused_ids(stories: list[Story], config: SiteConfig
+                     ) -> tuple[list[Story], list[Diagnostic]]:
+    """Two different stories with one id (the same ``NNN_<hash>`` name in two folders)
+    cannot both be linked to by id: the later path is refused, naming both files."""
+    first: dict[str, Story] = {}
+    kept: list[Story] = []
+    diagnostics: list[Diagnostic] = []
+    for story in sorted(stories, key=lambda s: s.path):
+        if story.id in first:
+            diagnostics.append(Diagnostic(
+                path=shown_path(story, config), line=None,
+                message=f"story id '{story.id}' is already used by "
+                        f"{shown_path(first[story.id], config)}; this story is not published",
+                hint="rename one of the files, or give one an 'id:' in its front matter"))
+            continue
+        first[story.id] = story
+        kept.append(story)
+    return kept, diagnostics
+
+
+# -- wire copies and related coverage ------------------------------------------------------
+
+def _with_coverage(entries: tuple[Entry, ...], duplicates: similarity.DuplicateIndex,
+                   related: Mapping[str, tuple[str, ...]]) -> tuple[Entry, ...]:
+    """Link each entry to the other versions of its wire copy and to its related stories."""
+    by_id = {e.story.id: e for e in entries}
+
+    def reported_by(entry: Entry) -> Link:
+        story = entry.story
+        return Link(story.publisher or story.source or story.title, entry.url)
+
+    def with_links(entry: Entry) -> Entry:
+        story_id = entry.story.id
+        original = duplicates.canonical_of(story_id)
+        return dataclasses.replace(
+            entry,
+            original=reported_by(by_id[original]) if original else None,
+            copies=tuple(reported_by(by_id[i]) for i in duplicates.copies_of(story_id)),
+            related=tuple(Link(by_id[i].story.title, by_id[i].url)
+                          for i in related.get(story_id, ())))
+    return tuple(with_links(e) for e in entries)
+
+
+def _once_per_copy(entries: Sequence[Entry]) -> tuple[Entry, ...]:
+    """A newest-first list shows each wire copy once: its earliest version when that is in
+    the list, else the first version listed; the others are reached from the entry's
+    "also reported by" links."""
+    listed = {e.url for e in entries}
+    shown: list[Entry] = []
+    groups_shown: set[str] = set()
+    for entry in entries:
+        if entry.original is not None and entry.original.url in listed:
+            continue
+        group = entry.original.url if entry.original else entry.url
+        if group not in groups_shown:
+            groups_shown.add(group)
+            shown.append(entry)
+    return tuple(shown)
 
 
 # -- taxonomies --------------------------------------------------------------------------
@@ -375,8 +451,9 @@ def _pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term, ...]
            archive: tuple[ArchiveNode, ...], config: SiteConfig,
            updated: Moment | None) -> tuple[Page, ...]:
     by_id = {e.story.id: e for e in entries}
+    listed = _once_per_copy(entries)
     pages: list[Page] = []
-    pages += _list_pages("/", entries, config, template="list.html", title=config.title,
+    pages += _list_pages("/", listed, config, template="list.html", title=config.title,
                          description=config.description, heading="Latest stories",
                          feed=urls.feed_path("/"))
     pages += _story_pages(entries, taxonomies, config)
@@ -391,7 +468,7 @@ def _pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term, ...]
             data={"kind": kind, "heading": label, "terms": terms,
                   "by_count": tuple(sorted(terms, key=lambda t: (-t.count, term_key(t.name))))}))
         for term in terms:
-            term_entries = tuple(by_id[s.id] for s in term.stories)
+            term_entries = _once_per_copy(tuple(by_id[s.id] for s in term.stories))
             sources = (f"{TERM_LABELS[kind].lower()} '{term.name}'",)
             feed = urls.feed_path(term.url) if kind in FEED_TAXONOMIES else None
             pages += _list_pages(term.url, term_entries, config, template="term.html",
@@ -404,14 +481,14 @@ def _pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term, ...]
                 pages.append(_feed_page(feed, term_entries, config, updated,
                                         title=f"{term.name} — {config.title}",
                                         alternate=term.url))
-    pages += _archive_pages(entries, archive, config)
-    undated = tuple(e for e in entries if e.story.date is None)
+    pages += _archive_pages(listed, archive, config)
+    undated = tuple(e for e in listed if e.story.date is None)
     if undated:
         pages += _list_pages("/undated/", undated, config, template="list.html",
                              title=f"Undated stories — {config.title}",
                              description="Stories of the archive whose date is not known.",
                              heading="Undated stories")
-    pages.append(_feed_page(urls.feed_path("/"), entries, config, updated,
+    pages.append(_feed_page(urls.feed_path("/"), listed, config, updated,
                             title=config.title, alternate="/"))
     if config.search:
         pages.append(Page(url="/search/", output="search/index.html", template="search.html",
@@ -421,14 +498,55 @@ def _pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term, ...]
     pages.append(Page(url="/404.html", output="404.html", template="404.html",
                       title=f"Page not found — {config.title}",
                       description="This page does not exist.", in_sitemap=False))
-    listed = tuple((p.url, _lastmod(p)) for p in pages
-                   if p.in_sitemap and p.output.endswith(".html"))
-    pages.append(Page(url="/sitemap.xml", output="sitemap.xml", template="sitemap.xml",
-                      title="Sitemap", description="", data={"locations": listed},
-                      in_sitemap=False))
+    pages += _sitemaps(pages, listed, config, updated)
     pages.append(Page(url="/robots.txt", output="robots.txt", template="robots.txt",
                       title="robots.txt", description="", in_sitemap=False))
     return tuple(pages)
+
+
+SITEMAP_LIMIT = 50_000
+"""URLs one sitemap file may hold (sitemaps.org); past it, sitemap.xml becomes an index."""
+NEWS_SITEMAP_LIMIT = 1_000
+"""Stories a news sitemap may hold (Google News)."""
+
+
+def _sitemaps(pages: Sequence[Page], listed: Sequence[Entry], config: SiteConfig,
+              updated: Moment | None) -> list[Page]:
+    """``sitemap.xml`` (an index of numbered sitemaps past ``SITEMAP_LIMIT`` URLs) and
+    ``news-sitemap.xml``: the stories of the last ``news_sitemap_days`` before the build."""
+    locations = tuple((p.url, _lastmod(p)) for p in pages
+                      if p.in_sitemap and p.output.endswith(".html"))
+    parts = [locations[i: i + SITEMAP_LIMIT] for i in range(0, len(locations), SITEMAP_LIMIT)]
+    made: list[Page] = []
+    if len(parts) <= 1:
+        made.append(Page(url="/sitemap.xml", output="sitemap.xml", template="sitemap.xml",
+                         title="Sitemap", description="", data={"locations": locations},
+                         in_sitemap=False))
+    else:
+        numbered = [f"/sitemaps/sitemap-{n}.xml" for n in range(1, len(parts) + 1)]
+        made.append(Page(url="/sitemap.xml", output="sitemap.xml",
+                         template="sitemap_index.xml", title="Sitemap index", description="",
+                         data={"sitemaps": tuple(numbered)}, in_sitemap=False))
+        made += [Page(url=url, output=urls.output_path(url), template="sitemap.xml",
+                      title="Sitemap", description="", data={"locations": part},
+                      in_sitemap=False) for url, part in zip(numbered, parts)]
+    made.append(Page(url="/news-sitemap.xml", output="news-sitemap.xml",
+                     template="news_sitemap.xml", title="News sitemap", description="",
+                     data={"entries": _recent(listed, config, updated)}, in_sitemap=False))
+    return made
+
+
+def _recent(entries: Sequence[Entry], config: SiteConfig, updated: Moment | None
+            ) -> tuple[Entry, ...]:
+    """Dated entries published within ``news_sitemap_days`` before ``updated`` (the build
+    time: never the clock), newest first."""
+    if updated is None:
+        return ()
+    newest_day = urls.local_day(updated, config)
+    oldest_day = newest_day - dt.timedelta(days=config.news_sitemap_days)
+    recent = [e for e in entries if e.story.date is not None
+              and oldest_day <= urls.local_day(e.story.date, config) <= newest_day]
+    return tuple(recent[:NEWS_SITEMAP_LIMIT])
 
 
 def _lastmod(page: Page) -> str:
@@ -467,7 +585,10 @@ def _story_pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term
             description=_description(story, config),
             data={"entry": entry, "older": older.get(story.id), "newer": newer.get(story.id),
                   "more": more, "breadcrumbs": crumbs},
-            sources=(shown_path(story, config),)))
+            sources=(shown_path(story, config),),
+            # A later wire copy points search engines at the earliest version.
+            canonical=entry.original.url if entry.original else "",
+            in_sitemap=entry.original is None))
     return pages
 
 

@@ -1,7 +1,7 @@
 """``gazette normalize``: stories as JSON lines, or raw files rewritten as Markdown.
 
 The JSON-lines output is a stable interface for scripts: one object per story, in input
-order, ``{"file", "status": "ok", <every schema key>, "shape", "warnings"}``, or one
+order, ``{"file", "status": "ok", <every schema key>, "duplicate_of", "shape", "warnings"}``, or one
 ``{"file", "status": "error", "error", "line", "hint"}`` per error. ``--write`` rewrites a
 raw file as Markdown with YAML front matter and keeps the original bytes beside it as
 ``FILE.orig`` (skipped by the default ``ignore`` globs); writing an already normalized file
@@ -22,6 +22,7 @@ from builder.config import SiteConfig
 from builder.errors import Diagnostic
 from builder.ingest import FileResult, discover, read_file
 from builder.model import SCHEMA_KEYS, Story, iso
+from builder.similarity import DuplicateIndex, find_duplicates
 
 __all__ = ["print_jsonl", "story_record", "to_markdown", "write"]
 
@@ -46,20 +47,30 @@ def story_record(story: Story) -> dict[str, object]:
 
 
 def print_jsonl(config: SiteConfig, paths: Sequence[Path], out: TextIO) -> int:
-    """Print one JSON object per story (or error) under ``paths``; 1 if any error, else 0."""
-    failed = False
-    for path in discover(paths, config):
-        result = read_file(path, config)
-        for line in _json_lines(result):
+    """Print one JSON object per story (or error) under ``paths``; 1 if any error, else 0.
+
+    ``duplicate_of`` is the id of the earliest version when a story is a later wire copy
+    of another story among ``paths``, else null; so every file is read before printing.
+    """
+    results = [read_file(path, config) for path in discover(paths, config)]
+    duplicates = _duplicates([story for result in results for story in result.stories], config)
+    for result in results:
+        for line in _json_lines(result, duplicates):
             out.write(line + "\n")
-        failed = failed or not result.ok
-    return 1 if failed else 0
+    return 0 if all(result.ok for result in results) else 1
 
 
-def _json_lines(result: FileResult) -> list[str]:
+def _duplicates(stories: list[Story], config: SiteConfig) -> DuplicateIndex:
+    # A reused id is the build's error to report; here the first story with an id stands.
+    unique = {story.id: story for story in reversed(stories)}
+    return find_duplicates(list(unique.values()), config.duplicate_threshold)
+
+
+def _json_lines(result: FileResult, duplicates: DuplicateIndex) -> list[str]:
     lines = []
     for story in result.stories:
         record = {"file": result.path, "status": "ok", **story_record(story),
+                  "duplicate_of": duplicates.canonical_of(story.id),
                   "shape": story.shape, "warnings": [_warning(d) for d in story.warnings]}
         lines.append(json.dumps(record, ensure_ascii=False))
     for error in (d for d in result.diagnostics if d.is_error):

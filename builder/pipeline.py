@@ -60,6 +60,8 @@ class CheckResult:
     errors: tuple[Diagnostic, ...]
     warnings: tuple[Diagnostic, ...]
     stories: int
+    duplicates: tuple[tuple[str, ...], ...] = ()
+    """Groups of story files that are one wire copy, the earliest version first."""
 
 
 def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
@@ -107,9 +109,12 @@ def check(config: SiteConfig) -> CheckResult:
     site = assemble(stories, config, build_time=source_date_epoch())
     collisions = find_collisions(site.pages, _claims(site, static_files(config)))
     found = [*diagnostics, *collisions, *_warnings(site, (), config)]
+    path_of = {entry.story.id: shown_path(entry.story, config) for entry in site.entries}
     return CheckResult(errors=tuple(sorted({d for d in found if d.is_error}, key=by_place)),
                        warnings=tuple(sorted({d for d in found if not d.is_error}, key=by_place)),
-                       stories=len(site.entries))
+                       stories=len(site.entries),
+                       duplicates=tuple(tuple(path_of[i] for i in group)
+                                        for group in site.duplicates.groups))
 
 
 def source_date_epoch() -> dt.datetime | None:

@@ -257,8 +257,11 @@ def story_jsonld(entry: Entry, config: SiteConfig) -> dict[str, Any]:
     if story.source:
         data["sourceOrganization"] = {"@type": "Organization", "name": story.source}
     data["publisher"] = {"@type": "Organization", "name": story.publisher or config.title}
+    based_on = [urls.absolute(config, entry.original.url)] if entry.original else []
     if story.source_url:
-        data["isBasedOn"] = story.source_url
+        based_on.append(story.source_url)
+    if based_on:  # the earliest version of a wire copy, and the original publication
+        data["isBasedOn"] = based_on[0] if len(based_on) == 1 else based_on
     if story.license:
         data["license"] = story.license
     return data

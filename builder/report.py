@@ -67,5 +67,9 @@ class Reporter:
     def check_summary(self, result: CheckResult) -> None:
         for diagnostic in (*result.warnings, *result.errors):
             print(diagnostic, file=self.stream)
+        for group in result.duplicates:
+            print(f"wire copies of one story (earliest first): {', '.join(group)}",
+                  file=self.stream)
         print(f"checked {result.stories} stories: {len(result.errors)} errors, "
-              f"{len(result.warnings)} warnings", file=self.stream)
+              f"{len(result.warnings)} warnings, {len(result.duplicates)} duplicate groups",
+              file=self.stream)

@@ -16,7 +16,6 @@ import re
 import shutil
 import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
-from collections.abc import Iterator
 from pathlib import Path
 
 import html5lib
@@ -34,8 +33,11 @@ URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "xlink:href",
                             "poster", "background", "srcset", "cite", "ping", "lowsrc"})
 DANGEROUS_SCHEME = re.compile(r"^(?:javascript|vbscript|data|livescript|mocha):", re.IGNORECASE)
 FORBIDDEN_ELEMENTS = frozenset({"iframe", "frame", "frameset", "object", "embed", "applet",
-                                "base", "svg", "math", "style", "noscript", "template",
-                                "input", "button", "textarea", "select"})
+                                "base", "svg", "math", "style", "template"})
+"""Never on any page: the site's own templates use none of them."""
+FORBIDDEN_IN_STORY = frozenset({"input", "button", "textarea", "select", "noscript", "form",
+                                "link", "meta"})
+"""The search page has its own form and <noscript>; a story body may have none."""
 JSON_LD = "application/ld+json"
 
 
@@ -67,10 +69,6 @@ def _local(name: str) -> str:
     return name.split("}", 1)[1] if name.startswith("{") else name
 
 
-def _elements(tree) -> Iterator:
-    yield from tree.iter()
-
-
 def _text(element) -> str:
     return " ".join("".join(element.itertext()).split())
 
@@ -83,13 +81,17 @@ def _scheme_of(value: str) -> str:
 
 def _problems(tree, site_base: str) -> list[str]:
     """Everything in one parsed document that could run code or leave the page."""
-    found = []
-    for element in _elements(tree):
-        if not isinstance(element.tag, str):
-            continue  # comments
+    found: list[str] = []
+    _check(tree if not hasattr(tree, "getroot") else tree.getroot(), site_base, False, found)
+    return found
+
+
+def _check(element, site_base: str, in_story: bool, found: list[str]) -> None:
+    if isinstance(element.tag, str):  # not a comment
         tag = _local(element.tag)
-        if tag in FORBIDDEN_ELEMENTS:
-            found.append(f"<{tag}> element")
+        in_story = in_story or "story-body" in element.get("class", "").split()
+        if tag in FORBIDDEN_ELEMENTS or (in_story and tag in FORBIDDEN_IN_STORY):
+            found.append(f"<{tag}> element{' in a story body' if in_story else ''}")
         if tag == "script":
             kind = element.get("type", "")
             src = element.get("src", "")
@@ -101,7 +103,7 @@ def _problems(tree, site_base: str) -> list[str]:
         if tag == "meta" and element.get("http-equiv"):
             found.append(f"<meta http-equiv={element.get('http-equiv')!r}>")
         if tag == "link" and element.get("rel") == "stylesheet" and \
-                not element.get("href", "").startswith(site_base + "static/"):
+                not _our_asset(element.get("href", ""), site_base):
             found.append(f"foreign stylesheet {element.get('href')!r}")
         for raw_name, value in element.attrib.items():
             name = _local(raw_name).lower()
@@ -111,12 +113,17 @@ def _problems(tree, site_base: str) -> list[str]:
                 found.append(f"<{tag} {name}=…>")
             if name in URL_ATTRIBUTES and DANGEROUS_SCHEME.match(_scheme_of(value)):
                 found.append(f"<{tag} {name}={value!r}>")
-    return found
+    for child in element:
+        _check(child, site_base, in_story, found)
 
 
 def _our_script(src: str, site_base: str) -> bool:
     """The site's own scripts: its static files and the Pagefind search bundle."""
-    return bool(src) and src.startswith((site_base + "static/", site_base + "pagefind/"))
+    return bool(src) and _our_asset(src, site_base)
+
+
+def _our_asset(url: str, site_base: str) -> bool:
+    return url.startswith((site_base + "static/", site_base + "pagefind/"))
 
 
 # -- every page --------------------------------------------------------------------------

@@ -123,27 +123,32 @@ def extract_tags(title: str, paragraphs: list[str], *, limit: int,
     canonical = {spelling.casefold(): name for name, spellings in aliases.items()
                  for spelling in (name, *spellings)}
     banned = {s.casefold() for s in (*stoplist, *exclude)}
-    # (name, is_place, weight): a mention in the headline or first paragraph weighs more.
-    mentions: list[tuple[str, bool, float]] = []
+    # Weight per name as written, in order of first appearance (the final tie-break); a
+    # mention in the headline or the first paragraph weighs more.
+    written: dict[str, float] = {}
+    places: set[str] = set()
     budget = _CHARACTERS_READ
+    seen_runs: dict[tuple[str, bool], list[tuple[str, bool]]] = {}  # names recur: decide once
     for index, text in enumerate([title, *paragraphs]):
         if budget <= 0:
             break
         budget -= len(text)
         found: list[tuple[str, bool]] = []
-        _candidates(text, found)
+        _candidates(text, found, seen_runs)
         weight = 1.5 if index <= 1 else 1.0
-        mentions.extend((name, is_place, weight) for name, is_place in found)
-    full_names = _full_names(name for name, _, _ in mentions)
-    scores: dict[str, float] = {}  # insertion order is first appearance: the tie-break
-    places: set[str] = set()
-    for name, is_place, weight in mentions:
-        name = canonical.get(name.casefold()) or full_names.get(name, name)
-        if name.casefold() in banned:
+        for name, is_place in found:
+            written[name] = written.get(name, 0.0) + weight
+            if is_place:
+                places.add(name)
+    full_names = _full_names(written)
+    scores: dict[str, float] = {}
+    for name, weight in written.items():
+        tag = canonical.get(name.casefold()) or full_names.get(name, name)
+        if tag.casefold() in banned:
             continue
-        scores[name] = scores.get(name, 0.0) + weight
-        if is_place:
-            places.add(name)
+        scores[tag] = scores.get(tag, 0.0) + weight
+        if name in places:
+            places.add(tag)
     order = {name: position for position, name in enumerate(scores)}
     kept = [name for name, score in scores.items()
             if score >= 2.0 or " " in name or "-" in name or name in places]
@@ -151,11 +156,13 @@ def extract_tags(title: str, paragraphs: list[str], *, limit: int,
     return tuple(kept[:limit])
 
 
-def _candidates(text: str, found: list[tuple[str, bool]]) -> None:
+def _candidates(text: str, found: list[tuple[str, bool]],
+                seen_runs: dict[tuple[str, bool], list[tuple[str, bool]]]) -> None:
     """Append (name, is_place) for every capitalised run in ``text`` to ``found``.
 
     Only the capitalised runs are visited (a regex finds them), which keeps extraction
     cheap on long stories; whether a run opens a sentence is read from the text before it.
+    ``seen_runs`` remembers what each run gave earlier in the same story.
     """
     for match in _RUN.finditer(text):
         start = match.start()
@@ -165,41 +172,52 @@ def _candidates(text: str, found: list[tuple[str, bool]]) -> None:
         before = text[max(0, start - 4):start].rstrip()[-1:] if adjacent.isspace() else adjacent
         sentence_start = not before or before in _SENTENCE_END
         text_of_run = match[0]
-        if text_of_run.isalpha():  # one plain word, the most common run: decide it directly
-            folded = text_of_run.casefold()
-            if folded in _NEVER or (sentence_start and (folded in _OPENERS
-                                                        or folded.endswith("ly"))):
-                continue
-            if folded in PLACES:
-                found.append((PLACES[folded], True))
-            elif folded not in _ROLES and len(text_of_run) > 1:
-                found.append((text_of_run, False))
+        known = seen_runs.get((text_of_run, sentence_start))
+        if known is not None:
+            found.extend(known)
             continue
-        run: list[str] = []
-        for token in text_of_run.split(" "):
-            simple = token.isalpha()  # the common case, without the regexes below
-            if simple:
-                bare = word = token
-            else:
-                bare = token if "." in token.rstrip(".") else token.rstrip(".")  # keep U.S.
-                word = _POSSESSIVE.sub("", bare)
-            folded = word.casefold()
-            if token.islower():  # a connector inside the run: Bank of England
-                run.append(token)
-            elif (word and folded not in _NEVER
-                  and (simple or not _CONTRACTION.search(word)
-                       and not _SHORT_ABBREVIATION.fullmatch(token))
-                  and not (not run and sentence_start
-                           and (folded in _OPENERS or folded.endswith("ly")))):
-                run.append(word)
-                if word != bare or (token.endswith(".") and bare == token.rstrip(".")):
-                    _split_run(run, found)  # a possessive or full stop ends the name
-                    run = []
-            else:
-                _split_run(run, found)
+        mark = len(found)
+        _decide_run(text_of_run, sentence_start, found)
+        seen_runs[(text_of_run, sentence_start)] = found[mark:]
+
+
+def _decide_run(text_of_run: str, sentence_start: bool, found: list[tuple[str, bool]]) -> None:
+    """Append what one capitalised run names: people, organisations, places."""
+    if text_of_run.isalpha():  # one plain word, the most common run: decide it directly
+        folded = text_of_run.casefold()
+        if folded in _NEVER or (sentence_start and (folded in _OPENERS
+                                                    or folded.endswith("ly"))):
+            return
+        if folded in PLACES:
+            found.append((PLACES[folded], True))
+        elif folded not in _ROLES and len(text_of_run) > 1:
+            found.append((text_of_run, False))
+        return
+    run: list[str] = []
+    for token in text_of_run.split(" "):
+        simple = token.isalpha()  # the common case, without the regexes below
+        if simple:
+            bare = word = token
+        else:
+            bare = token if "." in token.rstrip(".") else token.rstrip(".")  # keep U.S.
+            word = _POSSESSIVE.sub("", bare)
+        folded = word.casefold()
+        if token.islower():  # a connector inside the run: Bank of England
+            run.append(token)
+        elif (word and folded not in _NEVER
+              and (simple or not _CONTRACTION.search(word)
+                   and not _SHORT_ABBREVIATION.fullmatch(token))
+              and not (not run and sentence_start
+                       and (folded in _OPENERS or folded.endswith("ly")))):
+            run.append(word)
+            if word != bare or (token.endswith(".") and bare == token.rstrip(".")):
+                _split_run(run, found)  # a possessive or full stop ends the name
                 run = []
-            sentence_start = token.endswith(".") and len(token) > 3
-        _split_run(run, found)
+        else:
+            _split_run(run, found)
+            run = []
+        sentence_start = token.endswith(".") and len(token) > 3
+    _split_run(run, found)
 
 
 def _split_run(run: list[str], found: list[tuple[str, bool]]) -> None:

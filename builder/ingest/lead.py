@@ -48,8 +48,8 @@ class Dateline:
     """The agency named in parentheses, e.g. ``Reuters`` in ``MOSCOW, Jan 13 (Reuters) -``."""
 
 
-def split_footer(text: str) -> tuple[str, str, bool]:
-    """(body, footer, has_rule): the text after the last ``---`` line when it is short.
+def split_footer(text: str) -> tuple[str, str]:
+    """(body, footer): the text after the last ``---`` line, when it is short.
 
     A ``---`` with nothing after it is a separator with an empty footer.
     """
@@ -59,8 +59,8 @@ def split_footer(text: str) -> tuple[str, str, bool]:
             footer = "\n".join(lines[index + 1:]).strip()
             if len(footer) > _FOOTER_MAX_CHARS:
                 break
-            return "\n".join(lines[:index]).rstrip(), footer, True
-    return text.rstrip(), "", False
+            return "\n".join(lines[:index]).rstrip(), footer
+    return text.rstrip(), ""
 
 
 def find_dateline(lead: str) -> Dateline | None:

@@ -109,7 +109,7 @@ def finish(draft: Draft, place: Place, config: SiteConfig) -> tuple[Story, tuple
     raw = draft.shape in RAW_SHAPES
     body, footer = draft.body.strip("\n"), _text(draft.footer)
     if raw and draft.shape not in ("reuters_sgml", "nitf"):
-        body, split_footer, _ = lead.split_footer(body)
+        body, split_footer = lead.split_footer(body)
         footer = footer or split_footer
     plain = _plain_paragraphs(body, raw)
     date = _date(draft.date, "date", config, notes, required=True)

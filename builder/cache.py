@@ -1,0 +1,365 @@
+"""The build cache: one SQLite database in ``config.cache_path`` that makes rebuilds cheap.
+
+It holds two things, both safe to lose (deleting the folder only makes the next build cold):
+
+- **parsed files**: what :func:`builder.ingest.parse_bytes` returned for a file, under a
+  key that covers everything the parse depends on — the file's bytes and path, every
+  setting parsing reads, the ingest code and the libraries it calls (:func:`parse_context`).
+  A hit is therefore the parse's result by construction; nothing is ever "invalidated".
+- **published pages**: for each output directory, the fingerprint of every page of the
+  last build and the identity (size, mtime, inode) of the file it wrote, so an unchanged
+  page whose file is still there is linked instead of rendered.
+
+Crash and concurrency safety come from SQLite itself: write-ahead logging, every write in
+one ``BEGIN IMMEDIATE`` transaction, and a busy timeout so two builds sharing a cache wait
+for each other instead of failing. A killed build leaves the last committed state. The
+schema version lives in ``PRAGMA user_version``; a database of another version, or one
+that is not a database at all, is replaced (and :attr:`Cache.notes` says so).
+
+Values are pickled: the cache is private to the project, written and read only by Gazette.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata
+import os
+import pickle
+import sqlite3
+import sys
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from builder import __version__
+from builder.config import SiteConfig
+from builder.errors import Diagnostic
+
+__all__ = [
+    "DATABASE_NAME", "PAGE_ONLY_SETTINGS", "SCHEMA_VERSION", "Cache", "PublishedFile",
+    "parse_context", "story_key",
+]
+
+SCHEMA_VERSION = 1
+"""Bump whenever the tables below change shape; an older database is then replaced."""
+DATABASE_NAME = "gazette.sqlite3"
+BUSY_TIMEOUT_SECONDS = 60.0
+"""How long a build waits for another build's write transaction before giving up."""
+_BATCH = 500
+"""Keys per ``IN (...)`` query, well under SQLite's limit on bound parameters."""
+
+PAGE_ONLY_SETTINGS = frozenset({
+    "root", "title", "description", "base_url", "per_page", "permalink", "feed_size",
+    "related_count", "duplicate_threshold", "news_sitemap_days", "cname", "search",
+    "templates_dir", "static_dir", "output_dir", "cache_dir", "ignore",
+})
+"""Settings that ingest never reads (they shape pages, or which files are read, not how a
+file is parsed), so changing them keeps parsed stories. Every other setting is part of
+:func:`parse_context`; tests/test_cache.py checks ingest reads none of these."""
+
+_PARSER_SOURCES = ("ingest", "model.py", "errors.py")
+"""The code a parse result depends on, relative to the ``builder`` package."""
+_PARSER_LIBRARIES = ("python-dateutil", "charset-normalizer", "python-frontmatter", "PyYAML")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS parsed (
+    key    TEXT PRIMARY KEY,   -- story_key(): bytes, path and parse context
+    result BLOB NOT NULL       -- pickled builder.ingest.FileResult
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS published (
+    site        TEXT NOT NULL,    -- absolute output directory
+    path        TEXT NOT NULL,    -- file relative to it
+    fingerprint BLOB NOT NULL,    -- digest of everything the file was made from
+    size        INTEGER NOT NULL, -- identity of the file as written, to notice it was changed
+    mtime_ns    INTEGER NOT NULL,
+    inode       INTEGER NOT NULL,
+    PRIMARY KEY (site, path)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedFile:
+    """One file of the last build of an output directory, and what it was made from."""
+
+    fingerprint: bytes
+    """Digest of the data the file shows, its template set and the settings (for a page)."""
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, fingerprint: bytes, path: Path | str) -> PublishedFile:
+        """Record the file at ``path`` as just published with ``fingerprint``."""
+        info = os.lstat(path)
+        return cls(fingerprint, info.st_size, info.st_mtime_ns, info.st_ino)
+
+    def still_at(self, path: Path | str) -> bool:
+        """True if ``path`` is still the very file recorded (not replaced, not edited)."""
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return False
+        return (info.st_size, info.st_mtime_ns, info.st_ino) == (
+            self.size, self.mtime_ns, self.inode)
+
+
+def parse_context(config: SiteConfig) -> str:
+    """Digest of everything besides a file's own bytes and path that parsing depends on."""
+    digest = hashlib.sha256()
+    for part in _parser_identity():
+        digest.update(part.encode("utf-8") + b"\0")
+    settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+                if f.name not in PAGE_ONLY_SETTINGS}
+    digest.update(repr(sorted(settings.items())).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def story_key(context: str, relpath: str, data: bytes) -> str:
+    """The cache key of one story file: its parse context, path under content/ and bytes.
+
+    The path counts because it names the story's topic and id.
+    """
+    digest = hashlib.sha256(context.encode("ascii"))
+    digest.update(b"\0" + relpath.encode("utf-8") + b"\0")
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _parser_identity() -> Iterator[str]:
+    """Gazette's version, Python's, the parsing libraries' and a hash of the parser's code,
+    so a development edit to ingest invalidates as surely as a release does."""
+    yield __version__
+    yield sys.version
+    for name in _PARSER_LIBRARIES:
+        try:
+            yield f"{name}=={importlib.metadata.version(name)}"
+        except importlib.metadata.PackageNotFoundError:
+            yield f"{name} absent"
+    package = Path(__file__).resolve().parent
+    code = hashlib.sha256()
+    for source in _PARSER_SOURCES:
+        found = sorted((package / source).rglob("*.py")) if (package / source).is_dir() \
+            else [package / source]
+        for path in found:
+            code.update(path.relative_to(package).as_posix().encode() + b"\0")
+            code.update(path.read_bytes())
+    yield code.hexdigest()
+
+
+class Cache:
+    """The cache database of one project, with an in-memory layer for a long-lived process
+    (the preview server keeps one open across rebuilds, so warm rebuilds skip unpickling)."""
+
+    def __init__(self, connection: sqlite3.Connection, location: str,
+                 notes: tuple[Diagnostic, ...] = ()):
+        self._db = connection
+        self.location = location
+        """The database file, or ``:memory:`` when the cache folder was unusable."""
+        self.notes = notes
+        """Warnings about the cache itself (replaced, unusable), for the build to report."""
+        self._parsed: dict[str, Any] = {}
+
+    @classmethod
+    def open(cls, folder: Path) -> Cache:
+        """Open (creating if needed) the cache in ``folder``.
+
+        A database of another schema version is emptied; a file that is not a database is
+        replaced; a folder that cannot be written gives an in-memory cache. Each of these
+        is a note, never an error: the cache only ever saves time.
+        """
+        path = Path(folder) / DATABASE_NAME
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection, notes = _connect(str(path))
+            return cls(connection, str(path), notes)
+        except sqlite3.OperationalError as exc:  # cannot open or lock it: leave it be
+            unusable: Exception = exc
+        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+            # A truncated copy or another program's file: it only ever saved time.
+            note = _note(path, f"the build cache was unreadable ({exc}) and was replaced")
+            try:
+                _remove_database(path)
+                connection, notes = _connect(str(path))
+                return cls(connection, str(path), (note, *notes))
+            except (sqlite3.Error, OSError) as again:
+                unusable = again
+        except OSError as exc:
+            unusable = exc
+        connection, _ = _connect(":memory:")
+        return cls(connection, ":memory:", (_note(
+            path, f"cannot use the build cache ({unusable}); this build keeps none",
+            "check that the cache folder (cache_dir in gazette.toml) is writable"),))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- parsed files ----------------------------------------------------------------------
+
+    def parsed(self, keys: Collection[str]) -> dict[str, Any]:
+        """The stored parse results among ``keys`` (missing keys are simply absent)."""
+        found = {key: self._parsed[key] for key in keys if key in self._parsed}
+        wanted = [key for key in keys if key not in found]
+        for start in range(0, len(wanted), _BATCH):
+            batch = wanted[start: start + _BATCH]
+            rows = self._db.execute(
+                f"SELECT key, result FROM parsed WHERE key IN ({','.join('?' * len(batch))})",
+                batch)
+            for key, blob in rows:
+                try:
+                    found[key] = pickle.loads(blob)
+                except Exception:  # noqa: BLE001 - a damaged row is a miss; it is re-parsed
+                    continue
+        self._parsed.update(found)
+        return found
+
+    def store_parsed(self, results: Mapping[str, Any]) -> None:
+        """Store new parse results, in one transaction."""
+        if not results:
+            return
+        rows = [(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+                for key, value in results.items()]
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO parsed (key, result) VALUES (?, ?)",
+                                 rows)
+        self._parsed.update(results)
+
+    def retain_parsed(self, keys: Collection[str]) -> None:
+        """Forget parse results not among ``keys`` (the files of the build just done).
+
+        The memory layer keeps exactly ``keys``. The database keeps everything until it
+        holds more than twice as many results as the build used, so two projects' configs
+        alternating on one cache (a preview and a deploy build) do not evict each other.
+        """
+        self._parsed = {key: self._parsed[key] for key in keys if key in self._parsed}
+        (stored,) = self._db.execute("SELECT count(*) FROM parsed").fetchone()
+        if stored <= 2 * len(keys) + 100:
+            return
+        with self._transaction():
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (key TEXT PRIMARY KEY)")
+            self._db.execute("DELETE FROM keep")
+            self._db.executemany("INSERT OR IGNORE INTO keep VALUES (?)",
+                                 ((key,) for key in keys))
+            self._db.execute("DELETE FROM parsed WHERE key NOT IN (SELECT key FROM keep)")
+            self._db.execute("DELETE FROM keep")
+
+    # -- published files -------------------------------------------------------------------
+
+    def published(self, site: Path) -> dict[str, PublishedFile]:
+        """The files of the last build of the output directory ``site``, by relative path."""
+        rows = self._db.execute(
+            "SELECT path, fingerprint, size, mtime_ns, inode FROM published WHERE site = ?",
+            (_site_key(site),))
+        return {path: PublishedFile(bytes(fingerprint), size, mtime_ns, inode)
+                for path, fingerprint, size, mtime_ns, inode in rows}
+
+    def record_published(self, site: Path, files: Mapping[str, PublishedFile]) -> None:
+        """Replace the record of ``site`` with ``files``, in one transaction.
+
+        Records of output directories that no longer exist (old preview folders) go too.
+        """
+        key = _site_key(site)
+        with self._transaction():
+            sites = [row[0] for row in self._db.execute("SELECT DISTINCT site FROM published")]
+            for other in sites:
+                if other == key or not os.path.isdir(other):
+                    self._db.execute("DELETE FROM published WHERE site = ?", (other,))
+            self._db.executemany(
+                "INSERT INTO published (site, path, fingerprint, size, mtime_ns, inode) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                ((key, path, f.fingerprint, f.size, f.mtime_ns, f.inode)
+                 for path, f in files.items()))
+
+    def forget_published(self, site: Path) -> None:
+        """Drop the record of ``site`` (before it is rewritten by other means)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM published WHERE site = ?", (_site_key(site),))
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+@dataclass(frozen=True, slots=True)
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception.
+
+    IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout
+    rather than one failing with "database is locked" when it upgrades a read lock.
+    """
+
+    db: sqlite3.Connection
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _connect(location: str) -> tuple[sqlite3.Connection, tuple[Diagnostic, ...]]:
+    """Open ``location`` in WAL mode with the current schema; a database of another schema
+    version is emptied first (its contents are only a cache)."""
+    db = sqlite3.connect(location, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                         check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL never corrupts the database; a power cut can lose
+        # the last transactions, which for a cache only means re-parsing.
+        db.execute("PRAGMA synchronous=NORMAL")
+        notes: tuple[Diagnostic, ...] = ()
+        # Only a new or outdated database needs the write lock; opening a current one must
+        # not wait for another build's write transaction.
+        if db.execute("PRAGMA user_version").fetchone() != (SCHEMA_VERSION,):
+            with _Transaction(db):
+                notes = _create_schema(db, location)
+    except BaseException:
+        db.close()
+        raise
+    return db, notes
+
+
+def _create_schema(db: sqlite3.Connection, location: str) -> tuple[Diagnostic, ...]:
+    """Create the tables, dropping those of another schema version first."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version == SCHEMA_VERSION:  # another process created it while this one waited
+        return ()
+    notes: tuple[Diagnostic, ...] = ()
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if tables:
+        for table in tables:
+            db.execute(f'DROP TABLE "{table}"')
+        notes = (_note(Path(location), f"the build cache had schema {version}, not "
+                       f"{SCHEMA_VERSION} (another Gazette version made it); it was emptied, "
+                       f"so this build parses every story", hint=""),)
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return notes
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def _site_key(site: Path) -> str:
+    return os.path.abspath(site)
+
+
+def _note(path: Path, message: str, hint: str = "delete the cache folder if this repeats"
+          ) -> Diagnostic:
+    return Diagnostic(path=str(path), line=None, message=message, hint=hint, severity="warning")

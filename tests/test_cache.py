@@ -1,0 +1,257 @@
+"""The build cache: keys that cover what parsing depends on, crash safety, concurrency,
+schema versions and damaged or unusable databases."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from builder import cache as cache_module
+from builder.cache import (DATABASE_NAME, PAGE_ONLY_SETTINGS, SCHEMA_VERSION, Cache,
+                           PublishedFile, parse_context, story_key)
+from builder.config import SiteConfig
+from builder.ingest import parse_bytes
+
+REPO = Path(__file__).resolve().parent.parent
+STORY = (b" date 2021-01-14 By Trend\n\nBAKU, Azerbaijan, Jan. 14. The Ministry of Economy "
+         b"of Azerbaijan has signed a deal, Trend reports.\n\nMore text follows here.\n---\n\n"
+         b"Follow us on Twitter @AzerNewsAz")
+
+
+def run_child(script: str, *args: str) -> subprocess.Popen:
+    """Start a Python child that can import builder, its stdout a pipe."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+def test_a_parse_result_survives_a_reopen(tmp_path):
+    config = SiteConfig(root=tmp_path)
+    result = parse_bytes(STORY, "economy/000_a203978440becfc5.txt", config)
+    key = story_key(parse_context(config), "economy/000_a203978440becfc5.txt", STORY)
+    with Cache.open(tmp_path / "cache") as cache:
+        cache.store_parsed({key: result})
+    with Cache.open(tmp_path / "cache") as cache:
+        found = cache.parsed([key, "missing"])
+    assert list(found) == [key]
+    assert found[key] == result
+    assert found[key].stories[0].warnings == result.stories[0].warnings
+    assert found[key].stories[0].title == result.stories[0].title
+
+
+def test_the_key_covers_bytes_path_and_parse_settings(tmp_path):
+    context = parse_context(SiteConfig(root=tmp_path))
+    keys = {story_key(context, "a/1.txt", STORY), story_key(context, "b/1.txt", STORY),
+            story_key(context, "a/1.txt", STORY + b"!"),
+            story_key(parse_context(SiteConfig(root=tmp_path, timezone="Asia/Baku")),
+                      "a/1.txt", STORY),
+            story_key(parse_context(SiteConfig(root=tmp_path, tag_stoplist=("Trend",))),
+                      "a/1.txt", STORY)}
+    assert len(keys) == 5
+    # Settings that only shape pages keep every parsed story.
+    assert parse_context(SiteConfig(root=tmp_path, title="Other", per_page=5,
+                                    base_url="https://x.org/a/")) == context
+
+
+def test_ingest_reads_no_page_only_setting():
+    """Guards PAGE_ONLY_SETTINGS: a setting ingest starts reading must leave that set, or
+    changing it would keep stale parsed stories."""
+    derived = {"tzinfo": {"timezone"}, "day_first": {"date_order"},
+               "content_path": {"root", "content_dir"}}
+    read: dict[str, set[str]] = {}
+    for source in (REPO / "builder" / "ingest").rglob("*.py"):
+        for name in re.findall(r"\bconfig\.(\w+)", source.read_text(encoding="utf-8")):
+            for setting in derived.get(name, {name}):
+                read.setdefault(setting, set()).add(source.name)
+    # discover() alone reads `ignore` (which files), read_file() alone `root` (how a
+    # diagnostic names the file); the cached path calls parse_bytes, which reads neither.
+    assert read.get("ignore", set()) <= {"__init__.py"}
+    assert read.get("root", set()) <= {"__init__.py"}
+    assert not (set(read) - {"ignore", "root"}) & PAGE_ONLY_SETTINGS
+    assert set(read) - {"ignore", "root"}, "no setting found: the pattern above is stale"
+
+
+# -- versions and damage -------------------------------------------------------------------
+
+def test_another_schema_version_empties_the_cache(tmp_path, monkeypatch):
+    with Cache.open(tmp_path) as cache:
+        cache.store_parsed({"k": "value"})
+        assert cache.notes == ()
+    monkeypatch.setattr(cache_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with Cache.open(tmp_path) as cache:
+        assert cache.parsed(["k"]) == {}
+        assert "schema" in cache.notes[0].message
+        cache.store_parsed({"k": "newer"})
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
+
+
+def test_a_file_that_is_not_a_database_is_replaced(tmp_path):
+    (tmp_path / DATABASE_NAME).write_bytes(b"this is not SQLite" * 100)
+    with Cache.open(tmp_path) as cache:
+        assert "replaced" in cache.notes[0].message
+        cache.store_parsed({"k": 1})
+        assert cache.parsed(["k"]) == {"k": 1}
+    with Cache.open(tmp_path) as cache:
+        assert cache.notes == ()
+        assert cache.parsed(["k"]) == {"k": 1}
+
+
+def test_an_unusable_folder_gives_a_cache_in_memory(tmp_path):
+    (tmp_path / "blocker").write_text("a file where the cache folder should be")
+    with Cache.open(tmp_path / "blocker" / "cache") as cache:
+        assert cache.location == ":memory:"
+        assert cache.notes[0].hint and "cannot use the build cache" in cache.notes[0].message
+        cache.store_parsed({"k": 1})
+        assert cache.parsed(["k"]) == {"k": 1}
+
+
+def test_a_damaged_row_is_a_miss(tmp_path):
+    with Cache.open(tmp_path) as cache:
+        cache.store_parsed({"good": 1, "bad": 2})
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        db.execute("UPDATE parsed SET result = x'00ff' WHERE key = 'bad'")
+    with Cache.open(tmp_path) as cache:
+        assert cache.parsed(["good", "bad"]) == {"good": 1}
+
+
+# -- crashes and concurrency ---------------------------------------------------------------
+
+WRITER = """
+    import sys, time
+    from pathlib import Path
+    from builder.cache import Cache
+    cache = Cache.open(Path(sys.argv[1]))
+    batch = 0
+    while True:
+        cache.store_parsed({f"{batch}-{n}": "x" * 2000 for n in range(50)})
+        print(batch, flush=True)
+        batch += 1
+"""
+
+
+def test_a_killed_writer_leaves_a_readable_cache_with_whole_transactions(tmp_path):
+    child = run_child(WRITER, str(tmp_path))
+    for _ in range(5):  # let it commit a few batches, then kill it mid-way through more
+        child.stdout.readline()
+    time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with Cache.open(tmp_path) as cache:
+        assert cache.notes == ()
+        keys = [f"{batch}-{n}" for batch in range(200) for n in range(50)]
+        found = cache.parsed(keys)
+    batches = {key.split("-")[0] for key in found}
+    assert len(batches) >= 5
+    for batch in batches:  # all of a batch or none of it
+        assert all(f"{batch}-{n}" in found for n in range(50))
+
+
+HOLDER = """
+    import sys, time
+    from pathlib import Path
+    from builder.cache import Cache, PublishedFile
+
+    class Slow(dict):
+        def items(self):
+            for n in range(100):
+                if n == 50:
+                    print("inside", flush=True)
+                    time.sleep(30)
+                yield f"page{n}.html", PublishedFile(b"fp", 1, 1, 1)
+
+    cache = Cache.open(Path(sys.argv[1]))
+    cache.record_published(Path(sys.argv[1]), Slow())
+"""
+
+
+def test_a_writer_killed_inside_its_transaction_leaves_the_previous_record(tmp_path):
+    with Cache.open(tmp_path) as cache:
+        cache.record_published(tmp_path, {"old.html": PublishedFile(b"fp", 1, 2, 3)})
+    child = run_child(HOLDER, str(tmp_path))
+    assert child.stdout.readline().strip() == "inside"
+    with Cache.open(tmp_path) as cache:  # a reader is not blocked by the open transaction
+        assert set(cache.published(tmp_path)) == {"old.html"}
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    with Cache.open(tmp_path) as cache:
+        assert cache.published(tmp_path) == {"old.html": PublishedFile(b"fp", 1, 2, 3)}
+        cache.record_published(tmp_path, {"new.html": PublishedFile(b"fp", 4, 5, 6)})
+        assert set(cache.published(tmp_path)) == {"new.html"}
+
+
+READER_WRITER = """
+    import sys
+    from pathlib import Path
+    from builder.cache import Cache
+    name, other = sys.argv[2], sys.argv[3]
+    seen = 0
+    with Cache.open(Path(sys.argv[1])) as cache:
+        for batch in range(40):
+            cache.store_parsed({f"{name}-{batch}-{n}": (name, batch, n) for n in range(25)})
+            seen = max(seen, len(cache.parsed([f"{other}-{b}-0" for b in range(40)])))
+    print(seen)
+"""
+
+
+def test_two_processes_read_and_write_at_once(tmp_path):
+    children = [run_child(READER_WRITER, str(tmp_path), "a", "b"),
+                run_child(READER_WRITER, str(tmp_path), "b", "a")]
+    outputs = [child.communicate(timeout=60) for child in children]
+    for child, (out, err) in zip(children, outputs):
+        assert child.returncode == 0, err
+    with Cache.open(tmp_path) as cache:
+        everything = {f"{name}-{batch}-{n}": (name, batch, n)
+                      for name in "ab" for batch in range(40) for n in range(25)}
+        assert cache.parsed(list(everything)) == everything
+        with sqlite3.connect(cache.location) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+# -- housekeeping --------------------------------------------------------------------------
+
+def test_retain_keeps_memory_exact_and_prunes_the_database_only_when_it_doubled(tmp_path):
+    with Cache.open(tmp_path) as cache:
+        cache.store_parsed({f"k{n}": n for n in range(300)})
+        cache.retain_parsed([f"k{n}" for n in range(150)])  # 300 <= 2 * 150 + 100: kept
+        with Cache.open(tmp_path) as other:
+            assert len(other.parsed([f"k{n}" for n in range(300)])) == 300
+        cache.retain_parsed([f"k{n}" for n in range(10)])  # 300 > 120: pruned
+        with Cache.open(tmp_path) as other:
+            assert set(other.parsed([f"k{n}" for n in range(300)])) == {
+                f"k{n}" for n in range(10)}
+
+
+def test_published_files_are_recognised_until_touched(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.html").write_text("a")
+    (site / "b.html").write_text("b")
+    gone = tmp_path / "old-preview"
+    gone.mkdir()
+    with Cache.open(tmp_path / "cache") as cache:
+        cache.record_published(gone, {"x.html": PublishedFile(b"1", 1, 1, 1)})
+        gone.rmdir()
+        cache.record_published(site, {name: PublishedFile.of(b"fp-" + name.encode(), site / name)
+                                      for name in ("a.html", "b.html")})
+        assert cache.published(gone) == {}  # folders that no longer exist are forgotten
+        record = cache.published(site)
+    assert record["a.html"].fingerprint == b"fp-a.html"
+    assert record["a.html"].still_at(site / "a.html")
+    time.sleep(0.01)
+    (site / "b.html").write_text("B")  # same size, edited by hand
+    assert not record["b.html"].still_at(site / "b.html")
+    assert not record["a.html"].still_at(site / "missing.html")
