@@ -74,7 +74,10 @@ def edition(state: dict[str, str], editions: Editions) -> str:
         return "new"
     from_old = sum(state.get(k) == v for k, v in editions.old.items())
     from_new = sum(state.get(k) == v for k, v in editions.new.items())
-    return f"MIXED ({len(state)} files: {from_old} as in the old build, {from_new} as in the new)"
+    unlike_new = sorted(k for k in set(state) | set(editions.new)
+                        if state.get(k) != editions.new.get(k))
+    return (f"MIXED ({len(state)} files: {from_old} as in the old build, {from_new} as in "
+            f"the new; differing from the new: {unlike_new[:5]})")
 
 
 def leftovers(root: Path, output: str = "site") -> list[str]:

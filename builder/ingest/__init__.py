@@ -106,7 +106,10 @@ def _parse(data: bytes, relpath: str, shown: str, config: SiteConfig) -> FileRes
                        else wire.nitf_records(text))
         else:
             text = _without_control_codes(text, file_problems)
-            records = [wire.Record(text, 0)]
+            # sniff() looks past leading blank lines; so does the header parser, and the
+            # offset keeps line numbers those of the file.
+            body = text.lstrip("\n")
+            records = [wire.Record(body, len(text) - len(body))]
     except Unreadable as exc:
         return FileResult(shown, (), (exc.problem.diagnostic(shown),))
     for number, record in enumerate(records, start=1):
