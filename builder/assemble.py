@@ -200,17 +200,20 @@ def term_key(name: str) -> str:
 
 
 def assemble(stories: Iterable[Story], config: SiteConfig,
-             build_time: dt.datetime | None = None) -> Site:
+             build_time: dt.datetime | None = None,
+             sketches: Mapping[str, similarity.TextSketch] | None = None) -> Site:
     """Turn the stories into the site: order, terms, archive, pages and diagnostics.
 
     ``build_time`` comes from ``SOURCE_DATE_EPOCH`` when the caller has it; without it
-    the newest story date stands in, so nothing depends on the clock.
+    the newest story date stands in, so nothing depends on the clock. ``sketches`` (by
+    story id) are text sketches made while reading; missing ones are made here.
     """
     published, diagnostics = _drop_exact_copies([s for s in stories if not s.draft], config)
     published, clashes = _drop_reused_ids(published, config)
     diagnostics.extend(clashes)
     newest_first = sorted(published, key=lambda s: s.sort_key, reverse=True)
-    duplicates = similarity.find_duplicates(newest_first, config.duplicate_threshold)
+    duplicates = similarity.find_duplicates(newest_first, config.duplicate_threshold,
+                                            sketches=sketches)
     related = similarity.related_stories(newest_first, duplicates, k=config.related_count)
     # Undated stories sort as '' and so land last in newest-first order.
     taxonomies, term_diagnostics = _taxonomies(newest_first, config)

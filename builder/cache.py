@@ -6,9 +6,10 @@ It holds two things, both safe to lose (deleting the folder only makes the next 
   key that covers everything the parse depends on — the file's bytes and path, every
   setting parsing reads, the ingest code and the libraries it calls (:func:`parse_context`).
   A hit is therefore the parse's result by construction; nothing is ever "invalidated".
-- **published pages**: for each output directory, the fingerprint of every page of the
-  last build and the identity (size, mtime, inode) of the file it wrote, so an unchanged
-  page whose file is still there is linked instead of rendered.
+- **the last build** of each output directory: a digest of all its inputs, its summary,
+  and for every file the fingerprint of what it was made from and the identity (size,
+  mtime, inode) of the file written, so an unchanged page whose file is still there is
+  kept instead of rendered, and a build whose inputs are all unchanged does nothing.
 
 Crash and concurrency safety come from SQLite itself: write-ahead logging, every write in
 one ``BEGIN IMMEDIATE`` transaction, and a busy timeout so two builds sharing a cache wait
@@ -38,11 +39,11 @@ from builder.config import SiteConfig
 from builder.errors import Diagnostic
 
 __all__ = [
-    "DATABASE_NAME", "PAGE_ONLY_SETTINGS", "SCHEMA_VERSION", "Cache", "PublishedFile",
+    "DATABASE_NAME", "PAGE_ONLY_SETTINGS", "SCHEMA_VERSION", "Cache", "LastBuild", "PublishedFile",
     "parse_context", "story_key",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump whenever the tables below change shape; an older database is then replaced."""
 DATABASE_NAME = "gazette.sqlite3"
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -68,6 +69,11 @@ CREATE TABLE IF NOT EXISTS parsed (
     key    TEXT PRIMARY KEY,   -- story_key(): bytes, path and parse context
     result BLOB NOT NULL       -- pickled builder.ingest.FileResult
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS builds (
+    site    TEXT PRIMARY KEY,  -- absolute output directory
+    inputs  BLOB NOT NULL,     -- digest of everything the build read
+    summary BLOB NOT NULL      -- pickled summary of what it published
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS published (
     site        TEXT NOT NULL,    -- absolute output directory
     path        TEXT NOT NULL,    -- file relative to it
@@ -90,20 +96,28 @@ class PublishedFile:
     mtime_ns: int
     inode: int
 
-    @classmethod
-    def of(cls, fingerprint: bytes, path: Path | str) -> PublishedFile:
-        """Record the file at ``path`` as just published with ``fingerprint``."""
-        info = os.lstat(path)
-        return cls(fingerprint, info.st_size, info.st_mtime_ns, info.st_ino)
+    @property
+    def identity(self) -> tuple[int, int, int]:
+        """(size, mtime_ns, inode), as :func:`builder.output.snapshot` gives them."""
+        return (self.size, self.mtime_ns, self.inode)
 
-    def still_at(self, path: Path | str) -> bool:
-        """True if ``path`` is still the very file recorded (not replaced, not edited)."""
-        try:
-            info = os.lstat(path)
-        except OSError:
-            return False
-        return (info.st_size, info.st_mtime_ns, info.st_ino) == (
-            self.size, self.mtime_ns, self.inode)
+
+@dataclass(frozen=True, slots=True)
+class LastBuild:
+    """The record of the last build of one output directory."""
+
+    inputs: bytes
+    """Digest of everything that build read: stories, settings, templates, code."""
+    summary: Any
+    """What it reported (the pipeline's choice of value)."""
+    files: dict[str, PublishedFile]
+    """Every file it published, by path relative to the output directory."""
+
+    def still_on_disk(self, present: Mapping[str, tuple[int, int, int]]) -> bool:
+        """True if ``present`` (path → (size, mtime_ns, inode)) is exactly what this build
+        left: the same files, none changed, none added."""
+        return len(present) == len(self.files) and all(
+            present.get(path) == f.identity for path, f in self.files.items())
 
 
 def parse_context(config: SiteConfig) -> str:
@@ -251,37 +265,53 @@ class Cache:
             self._db.execute("DELETE FROM parsed WHERE key NOT IN (SELECT key FROM keep)")
             self._db.execute("DELETE FROM keep")
 
-    # -- published files -------------------------------------------------------------------
+    # -- the last build --------------------------------------------------------------------
 
-    def published(self, site: Path) -> dict[str, PublishedFile]:
-        """The files of the last build of the output directory ``site``, by relative path."""
+    def last_build(self, site: Path) -> LastBuild | None:
+        """What the last build of the output directory ``site`` read and published."""
+        key = _site_key(site)
+        row = self._db.execute("SELECT inputs, summary FROM builds WHERE site = ?",
+                               (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            summary = pickle.loads(row[1])
+        except Exception:  # noqa: BLE001 - a damaged record: as if there were none
+            return None
         rows = self._db.execute(
             "SELECT path, fingerprint, size, mtime_ns, inode FROM published WHERE site = ?",
-            (_site_key(site),))
-        return {path: PublishedFile(bytes(fingerprint), size, mtime_ns, inode)
-                for path, fingerprint, size, mtime_ns, inode in rows}
+            (key,))
+        return LastBuild(bytes(row[0]), summary,
+                         {path: PublishedFile(bytes(fingerprint), size, mtime_ns, inode)
+                          for path, fingerprint, size, mtime_ns, inode in rows})
 
-    def record_published(self, site: Path, files: Mapping[str, PublishedFile]) -> None:
-        """Replace the record of ``site`` with ``files``, in one transaction.
-
-        Records of output directories that no longer exist (old preview folders) go too.
-        """
+    def record_build(self, site: Path, inputs: bytes, summary: object,
+                     files: Mapping[str, PublishedFile]) -> None:
+        """Replace the record of ``site``, in one transaction: a crash leaves the old
+        record or the new one. Records of output directories that no longer exist (old
+        preview folders) go too."""
         key = _site_key(site)
+        blob = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL)
         with self._transaction():
-            sites = [row[0] for row in self._db.execute("SELECT DISTINCT site FROM published")]
+            sites = [row[0] for row in self._db.execute("SELECT site FROM builds")]
             for other in sites:
                 if other == key or not os.path.isdir(other):
+                    self._db.execute("DELETE FROM builds WHERE site = ?", (other,))
                     self._db.execute("DELETE FROM published WHERE site = ?", (other,))
+            self._db.execute("INSERT INTO builds (site, inputs, summary) VALUES (?, ?, ?)",
+                             (key, inputs, blob))
             self._db.executemany(
                 "INSERT INTO published (site, path, fingerprint, size, mtime_ns, inode) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 ((key, path, f.fingerprint, f.size, f.mtime_ns, f.inode)
                  for path, f in files.items()))
 
-    def forget_published(self, site: Path) -> None:
-        """Drop the record of ``site`` (before it is rewritten by other means)."""
+    def forget_build(self, site: Path) -> None:
+        """Drop the record of ``site``: its next build starts from what is on disk."""
+        key = _site_key(site)
         with self._transaction():
-            self._db.execute("DELETE FROM published WHERE site = ?", (_site_key(site),))
+            self._db.execute("DELETE FROM builds WHERE site = ?", (key,))
+            self._db.execute("DELETE FROM published WHERE site = ?", (key,))
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import jinja2
 
-from builder import ingest, output, render, search
+from builder import ingest, output, render, search, similarity
 from builder.assemble import (Link, Page, Site, assemble, by_place, find_collisions,
                               shown_path)
 from builder.config import SiteConfig
@@ -76,12 +76,12 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
     workers = _workers(jobs)
 
     with _timed("read", timings):
-        stories, diagnostics = _read(config, workers, progress)
+        stories, diagnostics, sketches = _read(config, workers, progress)
     errors = tuple(sorted({d for d in diagnostics if d.is_error}, key=by_place))
     if strict and errors:
         raise ContentError(errors)
     with _timed("assemble", timings):
-        site = assemble(stories, config, build_time=source_date_epoch())
+        site = assemble(stories, config, build_time=source_date_epoch(), sketches=sketches)
         statics = static_files(config)
         _refuse_collisions(site, statics)
         warnings = _warnings(site, diagnostics, config)
@@ -105,8 +105,8 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
 
 def check(config: SiteConfig) -> CheckResult:
     """Read every story and assemble the site, reporting every problem; write nothing."""
-    stories, diagnostics = _read(config, _workers(1), None)
-    site = assemble(stories, config, build_time=source_date_epoch())
+    stories, diagnostics, sketches = _read(config, _workers(1), None)
+    site = assemble(stories, config, build_time=source_date_epoch(), sketches=sketches)
     collisions = find_collisions(site.pages, _claims(site, static_files(config)))
     found = [*diagnostics, *collisions, *_warnings(site, (), config)]
     path_of = {entry.story.id: shown_path(entry.story, config) for entry in site.entries}
@@ -143,20 +143,30 @@ def static_files(config: SiteConfig) -> dict[str, Path]:
 # -- stages ------------------------------------------------------------------------------
 
 def _read(config: SiteConfig, workers: _Workers, progress: Progress | None
-          ) -> tuple[list[Story], list[Diagnostic]]:
+          ) -> tuple[list[Story], list[Diagnostic], dict[str, similarity.TextSketch]]:
+    """Every story, every problem, and each story's text sketch for the duplicate finder
+    (made here, in the workers, because sketching is the costly part of finding copies)."""
     paths = ingest.discover([config.content_path], config)
     stories: list[Story] = []
     diagnostics: list[Diagnostic] = []
-    for done, result in enumerate(_map(_read_chunk, config, paths, workers), start=1):
+    sketches: dict[str, similarity.TextSketch] = {}
+    for done, (result, sketched) in enumerate(_map(_read_chunk, config, paths, workers), start=1):
         stories.extend(result.stories)
         diagnostics.extend(result.diagnostics)  # the file's and its stories' problems
+        sketches.update(sketched)
         if progress:
             progress("read", done, len(paths))
-    return stories, diagnostics
+    return stories, diagnostics, sketches
 
 
-def _read_chunk(config: SiteConfig, _nav: object, paths: Sequence[Path]) -> list[object]:
-    return [ingest.read_file(path, config) for path in paths]
+def _read_chunk(config: SiteConfig, _nav: object, paths: Sequence[Path]
+                ) -> list[tuple[ingest.FileResult, dict[str, similarity.TextSketch]]]:
+    sketcher = similarity.Sketcher()
+    read = []
+    for path in paths:
+        result = ingest.read_file(path, config)
+        read.append((result, {s.id: sketcher.sketch(s.body) for s in result.stories}))
+    return read
 
 
 def _refuse_collisions(site: Site, statics: dict[str, Path]) -> None:

@@ -30,8 +30,8 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import and_, eq, rshift, xor
+from itertools import compress, repeat
+from operator import and_, eq, getitem, ne, rshift, xor
 from types import MappingProxyType
 
 from builder.model import Moment, Story, chronological
@@ -268,17 +268,26 @@ def find_duplicates(stories: Sequence[Story], threshold: float = 0.8,
 
 def _candidate_pairs(sketches: Sequence[TextSketch],
                      indices: Sequence[int]) -> Iterable[tuple[int, int]]:
-    """Pairs ``(i, j)`` of ``indices``, ``i < j``, whose sketches agree on a whole band.
+    """Pairs ``(i, j)`` of ascending ``indices``, ``i < j``, whose sketches agree on a whole
+    band.
 
-    Bands are bucketed one at a time so that only one band's buckets are in memory.
+    Bands are bucketed one at a time, so only one band's keys are in memory, and with
+    C-level passes: a key's last index comes from a dict, and only the indices that are not
+    the last of their key (the few colliding ones) are visited in Python.
     """
+    values = [sketches[index].values for index in indices]
     for band in range(_BANDS):
-        start = band * _BAND_BYTES
+        keys = list(map(getitem, values, repeat(slice(band * _BAND_BYTES,
+                                                      (band + 1) * _BAND_BYTES))))
+        last = dict(zip(keys, indices))
+        if len(last) == len(keys):
+            continue  # no two sketches agree on this band
         buckets: dict[bytes, list[int]] = {}
-        for index in indices:
-            key = sketches[index].values[start:start + _BAND_BYTES]
+        not_last = map(ne, map(last.__getitem__, keys), indices)
+        for key, index in compress(zip(keys, indices), not_last):
             buckets.setdefault(key, []).append(index)
-        for members in buckets.values():
+        for key, members in buckets.items():
+            members.append(last[key])
             for position, first in enumerate(members):
                 for second in members[position + 1:]:
                     yield first, second

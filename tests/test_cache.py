@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from builder import cache as cache_module
+from builder import output
 from builder.cache import (DATABASE_NAME, PAGE_ONLY_SETTINGS, SCHEMA_VERSION, Cache,
                            PublishedFile, parse_context, story_key)
 from builder.config import SiteConfig
@@ -174,23 +175,25 @@ HOLDER = """
                 yield f"page{n}.html", PublishedFile(b"fp", 1, 1, 1)
 
     cache = Cache.open(Path(sys.argv[1]))
-    cache.record_published(Path(sys.argv[1]), Slow())
+    cache.record_build(Path(sys.argv[1]), b"in", "summary", Slow())
 """
 
 
 def test_a_writer_killed_inside_its_transaction_leaves_the_previous_record(tmp_path):
     with Cache.open(tmp_path) as cache:
-        cache.record_published(tmp_path, {"old.html": PublishedFile(b"fp", 1, 2, 3)})
+        cache.record_build(tmp_path, b"old", ("old",), {"old.html": PublishedFile(b"fp", 1, 2, 3)})
     child = run_child(HOLDER, str(tmp_path))
     assert child.stdout.readline().strip() == "inside"
     with Cache.open(tmp_path) as cache:  # a reader is not blocked by the open transaction
-        assert set(cache.published(tmp_path)) == {"old.html"}
+        assert set(cache.last_build(tmp_path).files) == {"old.html"}
     child.send_signal(signal.SIGKILL)
     child.wait()
     with Cache.open(tmp_path) as cache:
-        assert cache.published(tmp_path) == {"old.html": PublishedFile(b"fp", 1, 2, 3)}
-        cache.record_published(tmp_path, {"new.html": PublishedFile(b"fp", 4, 5, 6)})
-        assert set(cache.published(tmp_path)) == {"new.html"}
+        last = cache.last_build(tmp_path)
+        assert (last.inputs, last.summary) == (b"old", ("old",))
+        assert last.files == {"old.html": PublishedFile(b"fp", 1, 2, 3)}
+        cache.record_build(tmp_path, b"new", ("new",), {"new.html": PublishedFile(b"fp", 4, 5, 6)})
+        assert set(cache.last_build(tmp_path).files) == {"new.html"}
 
 
 READER_WRITER = """
@@ -235,7 +238,7 @@ def test_retain_keeps_memory_exact_and_prunes_the_database_only_when_it_doubled(
                 f"k{n}" for n in range(10)}
 
 
-def test_published_files_are_recognised_until_touched(tmp_path):
+def test_the_last_build_is_recognised_on_disk_until_anything_changes(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "a.html").write_text("a")
@@ -243,15 +246,21 @@ def test_published_files_are_recognised_until_touched(tmp_path):
     gone = tmp_path / "old-preview"
     gone.mkdir()
     with Cache.open(tmp_path / "cache") as cache:
-        cache.record_published(gone, {"x.html": PublishedFile(b"1", 1, 1, 1)})
+        cache.record_build(gone, b"x", None, {"x.html": PublishedFile(b"1", 1, 1, 1)})
         gone.rmdir()
-        cache.record_published(site, {name: PublishedFile.of(b"fp-" + name.encode(), site / name)
-                                      for name in ("a.html", "b.html")})
-        assert cache.published(gone) == {}  # folders that no longer exist are forgotten
-        record = cache.published(site)
-    assert record["a.html"].fingerprint == b"fp-a.html"
-    assert record["a.html"].still_at(site / "a.html")
-    time.sleep(0.01)
-    (site / "b.html").write_text("B")  # same size, edited by hand
-    assert not record["b.html"].still_at(site / "b.html")
-    assert not record["a.html"].still_at(site / "missing.html")
+        present = output.snapshot(site)
+        cache.record_build(site, b"inputs", {"stories": 2}, {
+            name: PublishedFile(b"fp-" + name.encode(), *present[name]) for name in present})
+        assert cache.last_build(gone) is None  # folders that no longer exist are forgotten
+        last = cache.last_build(site)
+        assert (last.inputs, last.summary) == (b"inputs", {"stories": 2})
+        assert last.files["a.html"].fingerprint == b"fp-a.html"
+        assert last.still_on_disk(output.snapshot(site))
+        (site / "c.html").write_text("c")  # a stray file
+        assert not last.still_on_disk(output.snapshot(site))
+        (site / "c.html").unlink()
+        time.sleep(0.01)
+        (site / "b.html").write_text("B")  # same size, edited by hand
+        assert not last.still_on_disk(output.snapshot(site))
+        cache.forget_build(site)
+        assert cache.last_build(site) is None

@@ -191,7 +191,9 @@ def test_a_build_killed_at_any_moment_leaves_the_old_or_the_new_site_never_a_mix
         else:
             assert process.returncode == -signal.SIGKILL
         big.restore()
-    assert any(o[2] != 0 for o in outcomes), f"no signal landed during a build: {outcomes}"
+    # Both signals must have landed mid-build at least once, or the test proved nothing.
+    assert ("SIGINT", 130) in {(o[0], o[2]) for o in outcomes}, outcomes
+    assert ("SIGKILL", -signal.SIGKILL) in {(o[0], o[2]) for o in outcomes}, outcomes
 
 
 def test_the_next_build_sweeps_away_what_a_killed_build_left(big):
@@ -309,38 +311,73 @@ def test_a_read_only_output_file_system_fails_cleanly(small, tmp_path):
     assert leftovers(small.root) == []
 
 
+def _as_unprivileged_user(command: list[str]) -> list[str]:
+    """Root ignores file modes: run as ``nobody`` so they apply (as is, for other users)."""
+    if os.geteuid() == 0:
+        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    return command
+
+
 @pytest.fixture
-def unprivileged_project(small):
-    """A copy of the small project where the build's user may read but not write: as an
-    ordinary user by ``chmod``; as root (which ignores modes) by dropping to ``nobody``."""
+def unprivileged_copy(small):
+    """Make copies of the small project (old site in place, content changed) under /tmp,
+    readable by the unprivileged user, and chmod what the test names read-only."""
     if os.geteuid() == 0 and not shutil.which("setpriv"):
         pytest.skip("root without setpriv cannot drop privileges")
     base = Path(tempfile.mkdtemp(prefix="gazette-faults-", dir="/tmp"))
-    try:
-        root = base / "project"
-        shutil.copytree(small.root, root, ignore=shutil.ignore_patterns(".site.*"))
-        shutil.rmtree(root / "site")
+
+    def make(read_only: str) -> Path:
+        root = base / read_only
+        shutil.copytree(small.root, root, ignore=shutil.ignore_patterns(".site.*", "site"))
         shutil.copytree(small.old_site, root / "site")
-        for path in (base, *base.rglob("*")):
+        for path in (base, root, *root.rglob("*")):
             path.chmod(0o755 if path.is_dir() else 0o644)
-        root.chmod(0o555)  # nobody may create the staging directory beside site/
-        yield root
+            if os.geteuid() == 0 and path != base:
+                os.chown(path, 65534, 65534)  # the build's user owns its project...
+        locked = [root] if read_only == "project" else \
+            [root / "site", *(p for p in (root / "site").rglob("*") if p.is_dir())]
+        for path in locked:
+            path.chmod(0o555)  # ...but may not write here
+        return root
+
+    try:
+        yield make
     finally:
         for path in (base, *base.rglob("*")):
-            if path.is_dir():
+            if path.is_dir() and not path.is_symlink():
                 path.chmod(0o755)
         shutil.rmtree(base)
 
 
-def test_permission_denied_fails_cleanly(unprivileged_project, small):
-    root = unprivileged_project
-    command = [sys.executable, "-m", "builder", "--root", str(root), "build"]
-    if os.geteuid() == 0:
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+def _build_unprivileged(root: Path) -> subprocess.CompletedProcess:
+    command = _as_unprivileged_user([sys.executable, "-m", "builder", "--root", str(root),
+                                     "build"])
     env = {**os.environ, "PYTHONPATH": str(PROJECT), "SOURCE_DATE_EPOCH": EPOCH,
            "HOME": "/nonexistent", "PYTHONDONTWRITEBYTECODE": "1"}
-    ran = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd="/")
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd="/")
+
+
+def test_permission_denied_fails_cleanly(unprivileged_copy, small):
+    """The project folder may not be written: no staging directory can be made beside site/."""
+    root = unprivileged_copy("project")
+    ran = _build_unprivileged(root)
     assert ran.returncode == 1, ran.stderr
     assert_one_line_error(ran.stderr, "permission denied")
     assert edition(snapshot(root / "site"), small) == "old"
     assert leftovers(root) == []
+
+
+def test_a_read_only_output_directory_is_replaced_or_kept_never_left_half_removed(
+        unprivileged_copy, small):
+    """``site/`` and its folders are read-only (a deploy tool's doing): the new site may
+    be swapped in or the build may refuse, but the old tree must not be left lying beside
+    it (it cannot be deleted without first making it writable)."""
+    root = unprivileged_copy("site")
+    ran = _build_unprivileged(root)
+    assert "Traceback" not in ran.stderr, ran.stderr
+    if ran.returncode == 0:
+        assert edition(snapshot(root / "site"), small) == "new"
+    else:
+        assert_one_line_error(ran.stderr)
+        assert edition(snapshot(root / "site"), small) == "old"
+    assert leftovers(root) == [], "the previous site was left beside the output directory"

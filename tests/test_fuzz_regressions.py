@@ -6,10 +6,12 @@ When atheris is installed the fuzzer itself also runs briefly, so CI keeps searc
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,10 +20,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT / "tests" / "fixtures" / "fuzz"
 TARGET = PROJECT / "fuzz" / "fuzz_ingest.py"
 FUZZ_SECONDS = 20
+PARSE_BUDGET_SECONDS = 2.0
 
 
+@functools.cache
 def _load_target():
-    """The fuzz target module (a script under fuzz/, not a package), without atheris."""
+    """The fuzz target module (a script under fuzz/, not a package), loaded once."""
     spec = importlib.util.spec_from_file_location("fuzz_ingest", TARGET)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -39,7 +43,11 @@ def test_there_are_fixtures_for_every_shape():
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=[p.name for p in FIXTURE_FILES])
 def test_every_fuzz_fixture_parses_into_stories_or_diagnostics(fixture):
-    _load_target().check_file_result(fixture.read_bytes())
+    check_file_result = _load_target().check_file_result
+    started = time.perf_counter()
+    check_file_result(fixture.read_bytes())
+    # Never hang: a few KB must parse in far less than the fuzzer's 10 s per-input limit.
+    assert time.perf_counter() - started < PARSE_BUDGET_SECONDS
 
 
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None, reason="atheris not installed")

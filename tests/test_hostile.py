@@ -15,8 +15,8 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from urllib.parse import urlsplit
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import html5lib
 import pytest
@@ -26,8 +26,9 @@ from builder.config import SiteConfig, load_config
 from builder.pipeline import BuildResult, build
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hostile"
-PROJECT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://archive.example/news/"
+SITE_BASE = urlsplit(BASE_URL).path
+"""Links on the pages start with the base path, so the site's own assets are under it."""
 
 URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "xlink:href", "data",
                             "poster", "background", "srcset", "cite", "ping", "lowsrc"})
@@ -138,8 +139,20 @@ def test_no_page_has_a_foreign_script_event_handler_or_dangerous_url(hostile_sit
     site, _ = hostile_site
     pages = _pages(site)
     assert len(pages) > 20
-    problems = {str(p.relative_to(site)): _problems(_parse(p), "/news/") for p in pages}
+    problems = {str(p.relative_to(site)): _problems(_parse(p), SITE_BASE) for p in pages}
     assert {page: found for page, found in problems.items() if found} == {}
+
+
+def test_every_page_parses_without_a_single_html_error(hostile_site):
+    """Escaping that is wrong in a subtle way (a stray quote, an unclosed element from a
+    story body) shows up as a parse error long before it shows up as an exploit."""
+    site, _ = hostile_site
+    for page in _pages(site):
+        parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+        try:
+            parser.parse(page.read_bytes())
+        except html5lib.html5parser.ParseError as exc:
+            pytest.fail(f"{page.relative_to(site)}: {exc}")
 
 
 def test_every_link_in_a_story_body_uses_an_allowed_scheme(hostile_site):
@@ -171,18 +184,23 @@ def test_every_feed_and_sitemap_is_well_formed_xml_with_safe_content(hostile_sit
             if element.get("type") == "html" and element.text:
                 fragment = html5lib.parseFragment(element.text, treebuilder="etree",
                                                   namespaceHTMLElements=False)
-                assert _problems(fragment, "/news/") == [], feed
+                assert _problems(fragment, SITE_BASE) == [], feed
 
 
 # -- the hostile text is still shown, as text --------------------------------------------
 
-def _story_page(site: Path, title_part: str):
+def _story_file(site: Path, title_part: str) -> Path:
+    """The story page whose headline contains ``title_part``."""
     for page in _pages(site):
         tree = _parse(page)
         h1 = tree.find(".//h1")
         if h1 is not None and title_part in _text(h1) and tree.find(".//article") is not None:
-            return tree
+            return page
     pytest.fail(f"no story page whose <h1> contains {title_part!r}")
+
+
+def _story_page(site: Path, title_part: str):
+    return _parse(_story_file(site, title_part))
 
 
 def test_a_hostile_front_matter_title_byline_dateline_and_tags_are_shown_as_text(hostile_site):
@@ -217,6 +235,16 @@ def test_hostile_key_value_headers_are_shown_as_text(hostile_site):
     # A raw (non-Markdown) shape keeps its angle brackets as text rather than losing them.
     body = _text(tree.find(".//*[@class='story-body']"))
     assert "<svg onload=\"alert('svg')\"><circle r=\"10\"/></svg> An inline SVG" in body
+
+
+def test_a_reuters_wire_story_with_encoded_markup_shows_it_as_text(hostile_site):
+    """SGML wire copy carries markup as entities; decoding them must not make them live."""
+    site, _ = hostile_site
+    tree = _story_page(site, "GRAIN TARGET")
+    assert _text(tree.find(".//h1")) == "<SCRIPT>ALERT('WIRE')</SCRIPT> GRAIN TARGET \"RAISED\""
+    assert _text(tree.find(".//*[@class='kicker']")) == "<img src=x onerror=alert('topic')>"
+    body = _text(tree.find(".//*[@class='story-body']"))
+    assert "<a href=\"javascript:alert('wirebody')\">was raised</a>" in body
 
 
 def test_a_javascript_source_url_is_never_a_link(hostile_site):
@@ -254,9 +282,7 @@ def test_safe_links_and_the_link_title_survive_sanitising(hostile_site):
 
 def test_json_ld_cannot_close_its_script_and_round_trips_the_hostile_title(hostile_site):
     site, _ = hostile_site
-    story = next(p for p in _pages(site) if "Minister says" in p.read_text("utf-8")
-                 and "<article" in p.read_text("utf-8"))
-    raw = story.read_text("utf-8")
+    raw = _story_file(site, "Minister says").read_text("utf-8")
     blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', raw, re.DOTALL)
     assert blocks, "the story page has no JSON-LD"
     for block in blocks:
