@@ -10,11 +10,10 @@ path that could land outside the output directory.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
-import unicodedata
+
 from builder.config import SiteConfig
 from builder.model import Story
+from builder.slugs import RESERVED, SLUG_PATTERN, short_hash, slugify
 
 __all__ = [
     "RESERVED", "SLUG_PATTERN", "TAXONOMIES", "UnsafePath", "absolute", "archive_path",
@@ -22,58 +21,11 @@ __all__ = [
     "story_path", "term_path",
 ]
 
-SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-MAX_SLUG_BYTES = 80
-
 TAXONOMIES = ("topics", "tags", "sources", "publishers")
 """The term kinds, in the order they appear in navigation; each is also its URL folder."""
 
-RESERVED = frozenset({
-    "index", "page", "tags", "topics", "sources", "publishers", "archive", "undated",
-    "feeds", "search", "static", "assets", "pagefind", "sitemap", "robots", "404",
-    "atom", "feed", "rss", "con", "nul", "aux", "prn",
-})
-"""Names a slug may never be: the site's own folders, and names some file systems refuse."""
-
-# Letters that NFKD does not decompose into ASCII but that have a customary spelling.
-_TRANSLITERATE = str.maketrans({
-    "ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o",
-    "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "th", "Þ": "th", "ł": "l", "Ł": "l",
-    "ı": "i", "ə": "e", "Ə": "e", "&": " and ",
-})
-
-
 class UnsafePath(ValueError):
     """A site path that does not map to a file inside the output directory."""
-
-
-def slugify(text: str) -> str:
-    """An ASCII URL segment for ``text``: ``^[a-z0-9]+(-[a-z0-9]+)*$``, 1–80 bytes.
-
-    Accents are dropped (``Straße`` → ``strasse``, ``Café`` → ``cafe``). A name with no
-    ASCII letters or digits left (``東京``), or one that is a reserved folder name, gets a
-    short hash of its text so it is never empty and never shadows a site folder.
-    """
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", text)
-                                   .translate(_TRANSLITERATE))
-    ascii_text = folded.encode("ascii", "ignore").decode("ascii").lower()
-    slug = "-".join(re.findall(r"[a-z0-9]+", ascii_text))
-    if len(slug) > MAX_SLUG_BYTES:
-        cut = slug[:MAX_SLUG_BYTES]
-        # Prefer cutting at a word boundary when the limit falls inside a word.
-        if slug[MAX_SLUG_BYTES] != "-" and "-" in cut:
-            cut = cut.rsplit("-", 1)[0]
-        slug = cut.strip("-")
-    if not slug:
-        return "t-" + short_hash(text)
-    if slug in RESERVED:
-        return f"{slug}-{short_hash(text)}"
-    return slug
-
-
-def short_hash(text: str) -> str:
-    """Eight hex digits identifying ``text`` (NFC), for slugs that need disambiguation."""
-    return hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()[:8]
 
 
 def story_path(story: Story, config: SiteConfig) -> str:

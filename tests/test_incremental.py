@@ -1,0 +1,220 @@
+"""Incremental builds: after any sequence of changes, the site equals a fresh full build
+byte for byte; a second build renders nothing; an edit re-renders only the pages showing
+the edited story; one process and two give the same site."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from builder import pipeline, render
+from builder.assemble import assemble
+from builder.cache import Cache
+from builder.config import SiteConfig
+from builder.model import Story
+
+TOPICS = ("world", "sport", "economy")
+TAGS = ("Baku", "Ankara", "Caspian", "Silk Road", "OPEC", "Olympics")
+
+
+def story_text(n: int, version: int = 0, tags: tuple[str, ...] = ("Baku",),
+               day: int | None = None) -> str:
+    day = day if day is not None else 1 + n % 27
+    return (f"---\ntitle: Story {n} v{version}\ndate: 2021-0{1 + n % 3}-{day:02d}\n"
+            f"tags: [{', '.join(tags)}]\nsource: Agency {n % 4}\n---\n"
+            f"Body of story {n}, version {version}. " * 3 + "\n\nA second paragraph.\n")
+
+
+def make_project(root: Path, count: int) -> SiteConfig:
+    for n in range(count):
+        write(root / "content" / TOPICS[n % 3] / f"{n:03d}_{n:016x}.md",
+              story_text(n, tags=(TAGS[n % len(TAGS)], TAGS[(n * 7) % len(TAGS)])))
+    return SiteConfig(root=root, base_url="https://example.org/news/", per_page=3, search=False)
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def fresh_site(config: SiteConfig, name: str) -> dict[str, bytes]:
+    """A full build with a new, empty cache into a new output folder."""
+    fresh = config.replace(output_dir=f"fresh-{name}", cache_dir=f".cache-fresh-{name}")
+    pipeline.build(fresh, jobs=1)
+    try:
+        return tree(fresh.output_path)
+    finally:
+        shutil.rmtree(fresh.output_path)
+        shutil.rmtree(fresh.cache_path)
+
+
+@pytest.fixture(autouse=True)
+def fixed_environment(monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+
+# -- the property --------------------------------------------------------------------------
+
+def stories_in(config: SiteConfig) -> list[Path]:
+    return sorted(config.content_path.rglob("*.md"))
+
+
+def apply(change: tuple, config: SiteConfig, step: int) -> None:
+    """Apply one change; indices wrap around the stories present."""
+    kind, index, value = change
+    files = stories_in(config)
+    if kind == "add" or not files:
+        n = 100 + step
+        write(config.content_path / TOPICS[value % 3] / f"{n:03d}_{n:016x}.md",
+              story_text(n, tags=(TAGS[value % len(TAGS)],)))
+        return
+    path = files[index % len(files)]
+    n = int(path.name[:3])
+    if kind == "edit":  # the body (and title) of one story
+        write(path, story_text(n, version=step, tags=tags_of(path)))
+    elif kind == "retag":
+        write(path, story_text(n, tags=(TAGS[value % len(TAGS)], TAGS[index % len(TAGS)])))
+    elif kind == "redate":
+        write(path, story_text(n, tags=tags_of(path), day=1 + value % 27))
+    elif kind == "delete":
+        path.unlink()
+    elif kind == "rename":  # to another topic folder: another topic and URL
+        target = config.content_path / TOPICS[value % 3] / f"{n:03d}_{n:016x}.md"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+    elif kind == "template":  # a user's template overriding Gazette's, edited again
+        name = ("base.html", "robots.txt", "term.html")[value % 3]
+        original = (render.DEFAULT_TEMPLATES / name).read_text(encoding="utf-8")
+        write(config.templates_path / name, original + f"{{# edit {step} #}}\n"
+              + ("<!-- edit -->\n" if name == "robots.txt" else ""))
+        if name == "robots.txt":
+            write(config.templates_path / name, original.replace("Sitemap", f"# {step}\nSitemap"))
+    elif kind == "static":
+        write(config.static_path / "extra.css", f"/* edit {step} */\n")
+
+
+def tags_of(path: Path) -> tuple[str, ...]:
+    line = next(line for line in path.read_text().splitlines() if line.startswith("tags:"))
+    return tuple(tag.strip() for tag in line[len("tags: ["):-1].split(","))
+
+
+CHANGES = st.tuples(
+    st.sampled_from(["add", "edit", "retag", "redate", "delete", "rename", "template", "static"]),
+    st.integers(0, 40), st.integers(0, 40))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(count=st.integers(5, 30), changes=st.lists(CHANGES, min_size=1, max_size=4))
+def test_after_any_changes_the_site_equals_a_fresh_full_build(count, changes):
+    with tempfile.TemporaryDirectory() as folder:
+        config = make_project(Path(folder), count)
+        pipeline.build(config, jobs=1)
+        for step, change in enumerate(changes):
+            apply(change, config, step)
+            result = pipeline.build(config, jobs=1)
+            assert tree(config.output_path) == fresh_site(config, str(step)), change
+            assert result.rendered <= result.pages
+
+
+# -- what a rebuild renders ----------------------------------------------------------------
+
+def test_a_second_build_renders_and_writes_nothing(tmp_path):
+    config = make_project(tmp_path, 12)
+    first = pipeline.build(config, jobs=1)
+    assert first.rendered == first.pages and first.parsed == 12
+    second = pipeline.build(config, jobs=1)
+    assert (second.rendered, second.written, second.parsed) == (0, 0, 0)
+    assert (second.pages, second.stories) == (first.pages, first.stories)
+    assert [stage for stage, _ in second.timings] == ["read"]  # nothing changed: stopped early
+
+
+def test_an_input_that_changes_no_page_renders_nothing(tmp_path):
+    config = make_project(tmp_path, 12)
+    first = pipeline.build(config, jobs=1)
+    write(config.content_path / "world" / "empty.md", "")  # skipped, with an error
+    second = pipeline.build(config, jobs=1)
+    assert [d.path for d in second.skipped] == ["content/world/empty.md"]
+    assert (second.rendered, second.written, second.parsed) == (0, 0, 1)
+    assert second.pages == first.pages
+
+
+def test_a_page_edited_or_deleted_by_hand_is_rendered_again(tmp_path):
+    config = make_project(tmp_path, 8)
+    pipeline.build(config, jobs=1)
+    before = tree(config.output_path)
+    (config.output_path / "index.html").write_text("vandalised")
+    (config.output_path / "tags" / "index.html").unlink()
+    (config.output_path / "stray.html").write_text("not ours")
+    result = pipeline.build(config, jobs=1)
+    assert result.rendered == 2 and result.written == 2
+    assert tree(config.output_path) == before
+
+
+def mentions(value: object, story_id: str) -> bool:
+    """True if ``value`` (page data) holds the story anywhere, however deep."""
+    if isinstance(value, Story):
+        return value.id == story_id
+    if dataclasses.is_dataclass(value):
+        return any(mentions(getattr(value, f.name), story_id) for f in dataclasses.fields(value))
+    if isinstance(value, Mapping):
+        return any(mentions(v, story_id) for v in value.values())
+    if isinstance(value, tuple | list):
+        return any(mentions(v, story_id) for v in value)
+    return False
+
+
+def test_an_edit_renders_exactly_the_pages_that_show_the_story(tmp_path, monkeypatch):
+    config = make_project(tmp_path, 30)
+    pipeline.build(config, jobs=1)
+    path = stories_in(config)[7]
+    write(path, path.read_text().replace("A second paragraph.", "A corrected paragraph."))
+    rendered: list[str] = []
+    real_render = pipeline._render
+    monkeypatch.setattr(pipeline, "_render", lambda pages, *rest: rendered.extend(
+        p.output for p in pages) or real_render(pages, *rest))
+    result = pipeline.build(config, jobs=1)
+
+    stories = [s for r in pipeline._read(config, pipeline._discover(config),
+                                         Cache.open(config.cache_path), pipeline._workers(1),
+                                         None)[0] for s in r.stories]
+    edited = next(s for s in stories if path.name.endswith(s.path.split("/")[-1]))
+    site = assemble(stories, config)
+    showing = {p.output for p in site.pages if mentions(p, edited.id)}
+    assert f"{edited.slug}/index.html" in " ".join(showing)
+    assert set(rendered) == showing
+    assert result.parsed == 1 and result.rendered == len(showing) < result.pages / 3
+    assert result.written <= result.rendered
+
+
+def test_one_process_and_two_build_the_same_site(tmp_path):
+    config = make_project(tmp_path, 30)
+    pipeline.build(config.replace(output_dir="one", cache_dir=".cache-one"), jobs=1)
+    pipeline.build(config.replace(output_dir="two", cache_dir=".cache-two"), jobs=2)
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+    # And an incremental rebuild in two processes matches a fresh one in one.
+    write(stories_in(config)[3], story_text(3, version=9, tags=("OPEC",)))
+    pipeline.build(config.replace(output_dir="two", cache_dir=".cache-two"), jobs=2)
+    assert tree(tmp_path / "two") == fresh_site(config, "one-process")
+
+
+def test_a_warm_cache_object_serves_many_builds(tmp_path):
+    config = make_project(tmp_path, 10)
+    with Cache.open(config.cache_path) as cache:
+        pipeline.build(config, jobs=1, cache=cache)
+        path = stories_in(config)[2]
+        write(path, story_text(2, version=5, tags=("OPEC",)))
+        result = pipeline.build(config, jobs=1, cache=cache)
+    assert result.parsed == 1 and 0 < result.rendered < result.pages
+    assert tree(config.output_path) == fresh_site(config, "warm")
