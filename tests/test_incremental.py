@@ -95,12 +95,11 @@ def apply(change: tuple, config: SiteConfig, step: int) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         path.rename(target)
     elif kind == "template":  # a user's template overriding Gazette's, edited again
-        name = ("base.html", "robots.txt", "term.html")[value % 3]
+        name, addition = (("base.html", f"<!-- edit {step} -->\n"),
+                          ("robots.txt", f"# edit {step}\n"),
+                          ("term.html", f"{{# edit {step}: changes no byte #}}"))[value % 3]
         original = (render.DEFAULT_TEMPLATES / name).read_text(encoding="utf-8")
-        write(config.templates_path / name, original + f"{{# edit {step} #}}\n"
-              + ("<!-- edit -->\n" if name == "robots.txt" else ""))
-        if name == "robots.txt":
-            write(config.templates_path / name, original.replace("Sitemap", f"# {step}\nSitemap"))
+        write(config.templates_path / name, original + addition)
     elif kind == "static":
         write(config.static_path / "extra.css", f"/* edit {step} */\n")
 
@@ -186,13 +185,16 @@ def test_an_edit_renders_exactly_the_pages_that_show_the_story(tmp_path, monkeyp
         p.output for p in pages) or real_render(pages, *rest))
     result = pipeline.build(config, jobs=1)
 
-    stories = [s for r in pipeline._read(config, pipeline._discover(config),
-                                         Cache.open(config.cache_path), pipeline._workers(1),
-                                         None)[0] for s in r.stories]
-    edited = next(s for s in stories if path.name.endswith(s.path.split("/")[-1]))
+    with Cache.open(config.cache_path) as cache:
+        results, _ = pipeline._read(config, pipeline._discover(config), cache,
+                                    pipeline._workers(1), None)
+    stories = [story for result in results for story in result.stories]
+    edited = next(s for s in stories if s.path == path.relative_to(config.content_path).as_posix())
     site = assemble(stories, config)
     showing = {p.output for p in site.pages if mentions(p, edited.id)}
-    assert f"{edited.slug}/index.html" in " ".join(showing)
+    story_page = next(p.output for p in site.pages if p.template == "story.html"
+                      and p.data["entry"].story.id == edited.id)
+    assert story_page in showing
     assert set(rendered) == showing
     assert result.parsed == 1 and result.rendered == len(showing) < result.pages / 3
     assert result.written <= result.rendered
