@@ -160,13 +160,11 @@ def _read(config: SiteConfig, workers: _Workers, progress: Progress | None
 
 
 def _read_chunk(config: SiteConfig, _nav: object, paths: Sequence[Path]
-                ) -> list[tuple[ingest.FileResult, dict[str, similarity.TextSketch]]]:
+                ) -> Iterator[tuple[ingest.FileResult, dict[str, similarity.TextSketch]]]:
     sketcher = similarity.Sketcher()
-    read = []
     for path in paths:
         result = ingest.read_file(path, config)
-        read.append((result, {s.id: sketcher.sketch(s.body) for s in result.stories}))
-    return read
+        yield result, {s.id: sketcher.sketch(s.body) for s in result.stories}
 
 
 def _refuse_collisions(site: Site, statics: dict[str, Path]) -> None:
@@ -200,18 +198,18 @@ def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], wo
     return rendered
 
 
-def _render_chunk(config: SiteConfig, nav: tuple[Link, ...], pages: Sequence[Page]) -> list[bytes]:
-    # One environment per chunk: templates compile once per chunk, and no state is shared.
+def _render_chunk(config: SiteConfig, nav: tuple[Link, ...], pages: Sequence[Page]
+                  ) -> Iterator[bytes]:
+    # One environment per chunk (a process's whole share): templates compile once, and no
+    # state is shared between processes.
     env = render.environment(config, nav)
-    rendered = []
     for page in pages:
         try:
-            rendered.append(render.render_page(page, env))
+            yield render.render_page(page, env)
         except jinja2.TemplateError as exc:  # a user's template is broken: say where
             where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
             raise BuildError(f"{where}cannot render {page.url} with template "
                              f"{page.template}: {exc.message or exc}") from None
-    return rendered
 
 
 # -- parallelism -------------------------------------------------------------------------
@@ -238,22 +236,29 @@ def _workers(jobs: int | None) -> _Workers:
     return _Workers(os.cpu_count() or 1, _MIN_ITEMS_PER_WORKER)
 
 
-def _map(function: Callable[..., list], config: SiteConfig, items: Sequence, workers: _Workers,
-         nav: tuple[Link, ...] = ()) -> Iterator:
-    """Apply ``function(config, nav, chunk)`` to chunks of ``items``, in order, yielding one
-    result per item; in worker processes when there is enough work to pay for them."""
+def _map(function: Callable[..., Iterator], config: SiteConfig, items: Sequence,
+         workers: _Workers, nav: tuple[Link, ...] = ()) -> Iterator:
+    """Apply the generator ``function(config, nav, chunk)`` to chunks of ``items``, in order,
+    yielding one result per item; in worker processes when there is enough work to pay for
+    them. In-process the whole list is one lazy chunk, so set-up (compiling templates) runs
+    once and results still arrive one by one for the progress bar."""
     processes = workers.for_items(len(items))
     if processes == 1:
-        size = 100
-        for start in range(0, len(items), size):
-            yield from function(config, nav, items[start: start + size])
+        yield from function(config, nav, items)
         return
     # Few chunks: each builds its own environment (compiling the templates) once.
     size = max(1, -(-len(items) // (processes * 2)))
     chunks = [items[start: start + size] for start in range(0, len(items), size)]
     with ProcessPoolExecutor(max_workers=processes) as pool:
-        for results in pool.map(function, [config] * len(chunks), [nav] * len(chunks), chunks):
+        for results in pool.map(_listed, [function] * len(chunks), [config] * len(chunks),
+                                [nav] * len(chunks), chunks):
             yield from results
+
+
+def _listed(function: Callable[..., Iterator], config: SiteConfig, nav: tuple[Link, ...],
+            chunk: Sequence) -> list:
+    """A worker's whole chunk as one list, the form results cross a process boundary in."""
+    return list(function(config, nav, chunk))
 
 
 @contextmanager

@@ -175,16 +175,20 @@ def _line_order(diagnostic: Diagnostic) -> tuple[int, str, str, str]:
 
 def _names(path: Path, config: SiteConfig) -> tuple[str, str]:
     """(path relative to content/, path as shown in diagnostics)."""
-    absolute = path.resolve()
-    try:
-        relpath = absolute.relative_to(config.content_path.resolve()).as_posix()
-    except ValueError:
-        relpath = path.name
-    try:
-        shown = absolute.relative_to(config.root.resolve()).as_posix()
-    except ValueError:
-        shown = path.as_posix()
-    return relpath, shown
+    return (_relative(path, config.content_path) or path.name,
+            _relative(path, config.root) or path.as_posix())
+
+
+def _relative(path: Path, folder: Path) -> str | None:
+    """``path`` relative to ``folder`` (posix), or None when it is not inside. Paths found
+    by :func:`discover` are inside lexically; resolving (a system call per path component)
+    is the fallback for paths given another way."""
+    for candidate, base in ((path, folder), (path.resolve(), folder.resolve())):
+        try:
+            return candidate.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return None
 
 
 def _skipped(name: str, ignore: Sequence[str]) -> bool:
