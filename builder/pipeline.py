@@ -9,6 +9,7 @@ environment (``SOURCE_DATE_EPOCH``) and timing stages happen here, at the edge.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -248,17 +249,29 @@ def _map(function: Callable[..., Iterator], config: SiteConfig, items: Sequence,
         return
     # Few chunks: each builds its own environment (compiling the templates) once.
     size = max(1, -(-len(items) // (processes * 2)))
-    chunks = [items[start: start + size] for start in range(0, len(items), size)]
-    with ProcessPoolExecutor(max_workers=processes) as pool:
-        for results in pool.map(_listed, [function] * len(chunks), [config] * len(chunks),
-                                [nav] * len(chunks), chunks):
-            yield from results
+    bounds = [(start, min(start + size, len(items))) for start in range(0, len(items), size)]
+    global _inherited
+    _inherited = (function, config, nav, items)
+    try:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=_FORK) as pool:
+            for results in pool.map(_run_chunk, bounds):
+                yield from results
+    finally:
+        _inherited = None
 
 
-def _listed(function: Callable[..., Iterator], config: SiteConfig, nav: tuple[Link, ...],
-            chunk: Sequence) -> list:
-    """A worker's whole chunk as one list, the form results cross a process boundary in."""
-    return list(function(config, nav, chunk))
+_FORK = multiprocessing.get_context("fork")
+_inherited: tuple[Callable[..., Iterator], SiteConfig, tuple[Link, ...], Sequence] | None = None
+"""The work of the pool being started. Forked workers inherit it instead of receiving it
+pickled: pickling every page's stories to the workers cost more than rendering them."""
+
+
+def _run_chunk(bounds: tuple[int, int]) -> list:
+    """One worker's chunk of the inherited work, as one list (results cross back pickled)."""
+    assert _inherited is not None  # set by _map before the pool forks
+    function, config, nav, items = _inherited
+    start, end = bounds
+    return list(function(config, nav, items[start:end]))
 
 
 @contextmanager
