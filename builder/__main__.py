@@ -4,4 +4,9 @@ import sys
 
 from builder.cli import main
 
-sys.exit(main())
+try:
+    status = main()
+except KeyboardInterrupt:  # Ctrl-C after the command had finished, just before exiting
+    print("gazette: interrupted", file=sys.stderr)
+    status = 130
+sys.exit(status)

@@ -392,7 +392,7 @@ def _taxonomies(stories: Sequence[Story], config: SiteConfig
             slug = urls.slugify(name)
             if slug in used_slugs:
                 clash = used_slugs[slug]
-                slug = f"{slug[:70]}-{urls.short_hash(key)}"
+                slug = f"{slug[:70].rstrip('-')}-{urls.short_hash(key)}"  # never a "--"
                 diagnostics.append(Diagnostic(
                     path=shown_path(members[key][0], config), line=None, severity="warning",
                     message=f"{TERM_LABELS[kind].lower()} '{name}' has the same URL name as "

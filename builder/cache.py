@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder import __version__
+from builder import __version__, ingest, similarity  # noqa: F401 - loaded before hashing
 from builder.config import SiteConfig
 from builder.errors import Diagnostic
 
@@ -60,8 +60,9 @@ PAGE_ONLY_SETTINGS = frozenset({
 file is parsed), so changing them keeps parsed stories. Every other setting is part of
 :func:`parse_context`; tests/test_cache.py checks ingest reads none of these."""
 
-_PARSER_SOURCES = ("ingest", "model.py", "errors.py")
-"""The code a parse result depends on, relative to the ``builder`` package."""
+_PARSER_SOURCES = ("ingest", "model.py", "errors.py", "similarity.py")
+"""The code a cached parse depends on, relative to the ``builder`` package (stories' text
+sketches for the duplicate finder are cached with their parse)."""
 _PARSER_LIBRARIES = ("python-dateutil", "charset-normalizer", "python-frontmatter", "PyYAML")
 
 _SCHEMA = """
@@ -123,7 +124,7 @@ class LastBuild:
 def parse_context(config: SiteConfig) -> str:
     """Digest of everything besides a file's own bytes and path that parsing depends on."""
     digest = hashlib.sha256()
-    for part in _parser_identity():
+    for part in _PARSER_IDENTITY:
         digest.update(part.encode("utf-8") + b"\0")
     settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
                 if f.name not in PAGE_ONLY_SETTINGS}
@@ -163,6 +164,12 @@ def _parser_identity() -> Iterator[str]:
     yield code.hexdigest()
 
 
+_PARSER_IDENTITY = tuple(_parser_identity())
+"""Taken once, as this module is imported (after the parser's modules, imported above):
+the code that made a stored parse is the code this process runs, even if the files are
+edited while it runs."""
+
+
 class Cache:
     """The cache database of one project, with an in-memory layer for a long-lived process
     (the preview server keeps one open across rebuilds, so warm rebuilds skip unpickling)."""
@@ -175,6 +182,10 @@ class Cache:
         self.notes = notes
         """Warnings about the cache itself (replaced, unusable), for the build to report."""
         self._parsed: dict[str, Any] = {}
+        self._builds: dict[str, LastBuild] = {}
+        """The records this object wrote: a long-lived cache reads them back from memory.
+        (Were another process to rebuild the same folder, the files' identities on disk
+        would no longer match the record, so nothing stale could be kept.)"""
 
     @classmethod
     def open(cls, folder: Path) -> Cache:
@@ -270,6 +281,8 @@ class Cache:
     def last_build(self, site: Path) -> LastBuild | None:
         """What the last build of the output directory ``site`` read and published."""
         key = _site_key(site)
+        if key in self._builds:
+            return self._builds[key]
         row = self._db.execute("SELECT inputs, summary FROM builds WHERE site = ?",
                                (key,)).fetchone()
         if row is None:
@@ -305,10 +318,12 @@ class Cache:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 ((key, path, f.fingerprint, f.size, f.mtime_ns, f.inode)
                  for path, f in files.items()))
+        self._builds = {key: LastBuild(inputs, summary, dict(files))}
 
     def forget_build(self, site: Path) -> None:
         """Drop the record of ``site``: its next build starts from what is on disk."""
         key = _site_key(site)
+        self._builds.pop(key, None)
         with self._transaction():
             self._db.execute("DELETE FROM builds WHERE site = ?", (key,))
             self._db.execute("DELETE FROM published WHERE site = ?", (key,))

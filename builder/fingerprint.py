@@ -30,6 +30,14 @@ DIGEST_SIZE = 16
 """Bytes per digest: 128 bits make an accidental collision among a site's pages
 (~10^5 of them) vanishingly unlikely."""
 
+_INLINE_FIELDS = 2
+"""Records with at most this many fields (links: a label and a URL) are written into the
+digest of whatever holds them; larger ones (stories, entries, terms) are digested once
+and remembered, since each appears on many pages."""
+
+_UNSEEN = object()
+
+
 _RENDER_LIBRARIES = ("jinja2", "MarkupSafe", "cmarkgfm", "nh3", "Pygments", "python-dateutil",
                      "charset-normalizer", "python-frontmatter", "PyYAML")
 
@@ -40,7 +48,16 @@ def _new() -> Any:
 
 def code_identity() -> bytes:
     """Digest of every module of Gazette, its version, Python's and the libraries' versions:
-    whatever code turns inputs into bytes. A development edit changes it like a release."""
+    whatever code turns inputs into bytes. A development edit changes it like a release.
+
+    Taken once, as this module is imported (the pipeline imports the renderer first): the
+    code a build renders with is the code it fingerprints, even if the files are edited
+    while a long-lived process (the preview server) runs.
+    """
+    return _CODE_IDENTITY
+
+
+def _code_digest() -> bytes:
     digest = _new()
     digest.update(f"{__version__}\0{sys.version}\0".encode())
     for name in _RENDER_LIBRARIES:
@@ -84,8 +101,8 @@ class Fingerprinter:
     def __init__(self, context: bytes):
         self._context = context
         self._memo: dict[int, tuple[object, bytes]] = {}
-        self._fields: dict[type, tuple[str, ...] | None] = {}
-        """Field names of each dataclass type met (None: not a dataclass)."""
+        self._records: dict[type, tuple[bytes, tuple[str, ...]] | None] = {}
+        """Name and field names of each dataclass type met (None: not a dataclass)."""
 
     def page(self, page: object) -> bytes:
         """The fingerprint of one page: its every field, and the context."""
@@ -110,17 +127,25 @@ class Fingerprinter:
             data = value.encode("utf-8", "surrogatepass")  # type: ignore[union-attr]
             digest.update(b"s%d:" % len(data) + data)
             return
-        names = self._fields.get(kind)
-        if names is None and kind not in self._fields:
-            names = self._fields[kind] = (
-                tuple(f.name for f in dataclasses.fields(kind))  # type: ignore[arg-type]
+        record = self._records.get(kind, _UNSEEN)
+        if record is _UNSEEN:
+            record = self._records[kind] = (
+                (f"{kind.__module__}.{kind.__qualname__}".encode(),
+                 tuple(f.name for f in dataclasses.fields(kind)))  # type: ignore[arg-type]
                 if dataclasses.is_dataclass(kind) else None)
-        if names is not None:
-            digest.update(b"r" + self._record(value, names))
+        if record is not None:
+            tag, names = record
+            if len(names) <= _INLINE_FIELDS:  # a link: cheaper to write out than to remember
+                digest.update(b"i" + tag + b":")
+                for name in names:
+                    self._feed(digest, getattr(value, name))
+            else:
+                digest.update(b"r" + self._record(value, tag, names))
         elif value is None or kind in (bool, int, float):
             digest.update(f"{kind.__name__}:{value!r};".encode())
         elif kind in (tuple, list):
-            digest.update(b"t%d:" % len(value))  # type: ignore[arg-type]
+            tag = b"t" if kind is tuple else b"l"  # a template can tell them apart
+            digest.update(b"%s%d:" % (tag, len(value)))  # type: ignore[arg-type]
             for item in value:  # type: ignore[attr-defined]
                 self._feed(digest, item)
         elif isinstance(value, Mapping):
@@ -149,16 +174,18 @@ class Fingerprinter:
             raise TypeError(f"cannot fingerprint a {kind.__qualname__}; teach "
                             f"builder.fingerprint.Fingerprinter about it")
 
-    def _record(self, value: object, names: tuple[str, ...]) -> bytes:
+    def _record(self, value: object, tag: bytes, names: tuple[str, ...]) -> bytes:
         remembered = self._memo.get(id(value))
         if remembered is not None:
             return remembered[1]
         digest = _new()
-        kind = type(value)
-        digest.update(f"{kind.__module__}.{kind.__qualname__}\0".encode())
+        digest.update(tag + b"\0")
         for name in names:
             digest.update(name.encode() + b"=")
             self._feed(digest, getattr(value, name))
         result = digest.digest()
         self._memo[id(value)] = (value, result)
         return result
+
+
+_CODE_IDENTITY = _code_digest()

@@ -65,6 +65,9 @@ class Story:
     ``plain``, ``reuters_sgml``, ``nitf``)."""
     content_hash: str = ""
     """SHA-256 of the story's source bytes (of its record for multi-record files)."""
+    body_line: int = 1
+    """Line of the source file where ``body`` starts, so a problem found in the body
+    (raw HTML removed by the sanitiser) can name its line in the file."""
     warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
 
     @property

@@ -1,9 +1,22 @@
 """The build, top to bottom: the stages in the order they run, and nothing else.
 
-    discover → read → assemble → check paths → render → write
+    discover → read → (all unchanged? done) → assemble → check paths → fingerprint
+             → render (changed pages) → write (changed files)
 
 Everything a stage needs is passed in and everything it produces is returned; reading the
 environment (``SOURCE_DATE_EPOCH``) and timing stages happen here, at the edge.
+
+Rebuilds are incremental by construction, never by tracking who depends on whom
+(:mod:`builder.cache`, :mod:`builder.fingerprint`):
+
+- a story file is parsed only when no earlier parse of the same bytes, path, parse
+  settings and parser code is in the cache;
+- a build whose inputs (every story's key, the settings, templates, static files, code and
+  ``SOURCE_DATE_EPOCH``) all equal the last build's, and whose output is still exactly what
+  that build left, does nothing;
+- otherwise the whole site is assembled, every page is fingerprinted (the data it shows,
+  the settings, templates and code), and only pages whose fingerprint changed, or whose
+  file is gone or was touched, are rendered. The rest keep their files.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,17 +36,21 @@ import jinja2
 from builder import ingest, output, render, search, similarity
 from builder.assemble import (Link, Page, Site, assemble, by_place, find_collisions,
                               shown_path)
+from builder.cache import Cache, PublishedFile, parse_context, story_key
 from builder.config import SiteConfig
 from builder.errors import BuildError, ConfigError, ContentError, Diagnostic
-from builder.model import Story
+from builder.fingerprint import Fingerprinter, code_identity, folder_digest
 
-__all__ = ["BuildResult", "CheckResult", "Progress", "build", "check"]
+__all__ = ["BuildResult", "CheckResult", "Progress", "WarmBuilds", "build", "check"]
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as stories are read and pages rendered."""
 
 _MIN_ITEMS_PER_WORKER = 500
 """Below this many items per worker, starting processes costs more than it saves."""
+_IN_PLACE_SHARE = 0.05
+"""A rebuild that changes at most this share of the site's files updates it in place;
+a larger one builds a whole new tree and swaps it in (see :mod:`builder.output`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +62,38 @@ class BuildResult:
     pages: int
     """Files rendered from templates (HTML pages, feeds, sitemap, robots.txt)."""
     written: int
-    """Files whose bytes changed; the rest were hard-linked from the previous site."""
+    """Files whose bytes changed; the rest were kept from the previous site."""
     skipped: tuple[Diagnostic, ...]
     """Errors: files or records that could not be read and are not on the site."""
     warnings: tuple[Diagnostic, ...]
     seconds: float
     timings: tuple[tuple[str, float], ...]
     """Seconds per stage, in the order the stages ran."""
+    rendered: int = 0
+    """Pages rendered by this build; the other ``pages - rendered`` were unchanged (their
+    fingerprints equal the last build's) and kept their files."""
+    parsed: int = 0
+    """Story files parsed by this build; the others came from the cache."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """What a build reports that a no-op rebuild reports again (kept in the cache)."""
+
+    stories: int
+    pages: int
+    skipped: tuple[Diagnostic, ...]
+    warnings: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One discovered story file: its bytes and cache key (or None: it cannot be read)."""
+
+    path: Path
+    relpath: str
+    data: bytes | None
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,47 +108,116 @@ class CheckResult:
 
 
 def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
-          progress: Progress | None = None) -> BuildResult:
-    """Build the site into ``config.output_path``; the previous site stays until the swap.
+          progress: Progress | None = None, cache: Cache | None = None,
+          in_place: bool = False) -> BuildResult:
+    """Build the site into ``config.output_path``, re-rendering only what changed.
 
     A story that cannot be read is skipped and listed in ``skipped``; with ``strict`` any
-    error stops the build (:class:`ContentError`) before anything is written.
+    error stops the build (:class:`ContentError`) before anything is written. ``cache`` is
+    an open :class:`Cache` to use (the preview server keeps one warm); by default the
+    project's cache in ``config.cache_path`` is opened for this build.
+
+    ``in_place`` lets a small change be applied to the existing output by a burst of
+    renames instead of a whole new tree swapped in: much faster on a big site, but a
+    process killed inside the burst can leave pages of both builds. Only the preview
+    server, which owns its output directory, asks for it; ``gazette build`` never does.
     """
     started = time.perf_counter()
     timings: list[tuple[str, float]] = []
     workers = _workers(jobs)
-
-    with _timed("read", timings):
-        stories, diagnostics, sketches = _read(config, workers, progress)
-    errors = tuple(sorted({d for d in diagnostics if d.is_error}, key=by_place))
-    if strict and errors:
-        raise ContentError(errors)
-    with _timed("assemble", timings):
-        site = assemble(stories, config, build_time=source_date_epoch(), sketches=sketches)
-        statics = static_files(config)
-        _refuse_collisions(site, statics)
-        warnings = _warnings(site, diagnostics, config)
-    with _timed("render", timings):
-        rendered = _render(site.pages, config, site.nav, workers, progress)
-    indexed: list[search.SearchStats] = []
-    with _timed("write", timings):
-        result = output.write_site(
-            [*zip((p.output for p in site.pages), rendered), *site.files],
-            config.output_path,
-            copies=list(statics.items()),
-            before_swap=(lambda staging: indexed.append(search.index_site(staging, config=config)))
-            if config.search else None)
-    if indexed:  # indexing runs inside the write stage, before the swap: time it apart
-        timings.append(("search", indexed[0].seconds))
-        warnings = tuple(sorted({*warnings, *indexed[0].warnings}, key=by_place))
-    return BuildResult(stories=len(site.entries), pages=len(site.pages), written=result.written,
+    site_dir = config.output_path
+    with (nullcontext(cache) if cache else Cache.open(config.cache_path)) as store:
+        with _timed("read", timings):
+            sources = _discover(config)
+            build_time = source_date_epoch()
+            context = _context(config, build_time)
+            inputs = _inputs(context, sources)
+            last = store.last_build(site_dir)
+            present = output.snapshot(site_dir)
+            unchanged = last is not None and last.inputs == inputs \
+                and last.still_on_disk(present)
+            if not unchanged:
+                results, sketches, parsed = _read(config, sources, store, workers, progress)
+        if unchanged:  # the same inputs and the same output: the site is already built
+            return _already_built(last.summary, strict, started, timings)
+        stories = [story for result in results for story in result.stories]
+        diagnostics = [d for result in results for d in result.diagnostics]
+        errors = tuple(sorted({d for d in diagnostics if d.is_error}, key=by_place))
+        if strict and errors:
+            raise ContentError(errors)
+        with _timed("assemble", timings):
+            site = assemble(stories, config, build_time=build_time, sketches=sketches)
+            statics = static_files(config)
+            _refuse_collisions(site, statics)
+            warnings = _warnings(site, (*diagnostics, *store.notes), config)
+        with _timed("fingerprint", timings):
+            fingerprints = _fingerprints(site, config, context)
+            previous = last.files if last else {}
+            changed = [page for page, fingerprint in zip(site.pages, fingerprints)
+                       if not _still_published(previous.get(page.output), fingerprint,
+                                               present.get(page.output))]
+        with _timed("render", timings):
+            rendered = _render(changed, config, site.nav, workers, progress)
+        with _timed("write", timings):
+            fresh = [*zip((p.output for p in changed), rendered), *site.files]
+            changed_paths = {page.output for page in changed}
+            kept = [page.output for page in site.pages if page.output not in changed_paths]
+            written, identities, indexed = _write(config, fresh, kept, statics, present,
+                                                  in_place=in_place)
+        if indexed:  # indexing runs inside the write stage, before the swap: time it apart
+            timings.append(("search", indexed.seconds))
+            warnings = tuple(sorted({*warnings, *indexed.warnings}, key=by_place))
+        by_output = dict(zip((p.output for p in site.pages), fingerprints))
+        summary = _Summary(stories=len(site.entries), pages=len(site.pages), skipped=errors,
+                           warnings=warnings)
+        store.record_build(site_dir, inputs, summary, {
+            relative: PublishedFile(by_output.get(relative, b""), *found)
+            for relative, found in identities.items()})
+        store.retain_parsed([source.key for source in sources])
+    return BuildResult(stories=summary.stories, pages=summary.pages, written=written,
                        skipped=errors, warnings=warnings,
+                       seconds=time.perf_counter() - started, timings=tuple(timings),
+                       rendered=len(changed), parsed=parsed)
+
+
+class WarmBuilds:
+    """``build`` again and again with one cache kept open, so the parsed stories and the
+    record of the last build stay in memory between builds (the preview server's rebuilds
+    skip reading them back from SQLite). Call :meth:`close` when done."""
+
+    def __init__(self) -> None:
+        self._cache: Cache | None = None
+        self._folder: Path | None = None
+
+    def __call__(self, config: SiteConfig, **options: object) -> BuildResult:
+        if self._cache is None or self._folder != config.cache_path:  # cache_dir edited
+            self.close()
+            self._cache, self._folder = Cache.open(config.cache_path), config.cache_path
+        return build(config, cache=self._cache, in_place=True,  # its own output directory
+                     **options)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+
+def _already_built(summary: _Summary, strict: bool, started: float,
+                   timings: list[tuple[str, float]]) -> BuildResult:
+    if strict and summary.skipped:
+        raise ContentError(summary.skipped)
+    return BuildResult(stories=summary.stories, pages=summary.pages, written=0,
+                       skipped=summary.skipped, warnings=summary.warnings,
                        seconds=time.perf_counter() - started, timings=tuple(timings))
 
 
 def check(config: SiteConfig) -> CheckResult:
-    """Read every story and assemble the site, reporting every problem; write nothing."""
-    stories, diagnostics, sketches = _read(config, _workers(1), None)
+    """Read every story and assemble the site, reporting every problem; write nothing
+    but the parse cache."""
+    with Cache.open(config.cache_path) as store:
+        results, sketches, _ = _read(config, _discover(config), store, _workers(1), None)
+    stories = [story for result in results for story in result.stories]
+    diagnostics = [d for result in results for d in result.diagnostics]
     site = assemble(stories, config, build_time=source_date_epoch(), sketches=sketches)
     collisions = find_collisions(site.pages, _claims(site, static_files(config)))
     found = [*diagnostics, *collisions, *_warnings(site, (), config)]
@@ -143,29 +254,114 @@ def static_files(config: SiteConfig) -> dict[str, Path]:
 
 # -- stages ------------------------------------------------------------------------------
 
-def _read(config: SiteConfig, workers: _Workers, progress: Progress | None
-          ) -> tuple[list[Story], list[Diagnostic], dict[str, similarity.TextSketch]]:
-    """Every story, every problem, and each story's text sketch for the duplicate finder
-    (made here, in the workers, because sketching is the costly part of finding copies)."""
-    paths = ingest.discover([config.content_path], config)
-    stories: list[Story] = []
-    diagnostics: list[Diagnostic] = []
-    sketches: dict[str, similarity.TextSketch] = {}
-    for done, (result, sketched) in enumerate(_map(_read_chunk, config, paths, workers), start=1):
-        stories.extend(result.stories)
-        diagnostics.extend(result.diagnostics)  # the file's and its stories' problems
-        sketches.update(sketched)
+def _discover(config: SiteConfig) -> list[_Source]:
+    """Every story file with its bytes and cache key: the key covers the bytes, the path
+    and the parse context, so a cached parse under it is this file's parse."""
+    context = parse_context(config)
+    sources = []
+    for path in ingest.discover([config.content_path], config):
+        try:
+            relpath = path.relative_to(config.content_path).as_posix()
+            data = path.read_bytes()
+        except (OSError, ValueError):  # ingest.read_file says why, with a diagnostic
+            sources.append(_Source(path, path.name, None, f"unreadable:{path}"))
+            continue
+        sources.append(_Source(path, relpath, data, story_key(context, relpath, data)))
+    return sources
+
+
+def _read(config: SiteConfig, sources: Sequence[_Source], store: Cache, workers: _Workers,
+          progress: Progress | None
+          ) -> tuple[list[ingest.FileResult], dict[str, similarity.TextSketch], int]:
+    """The parse of every file in discovery order, each story's text sketch for the
+    duplicate finder, and how many files were parsed: each file's parse and sketches come
+    from the cache, else are made (in worker processes when there are many) and stored."""
+    found = store.parsed([s.key for s in sources if s.data is not None])
+    missing = [s for s in sources if s.key not in found]
+    if progress and found:
+        progress("read", len(found), len(sources))
+    new: dict[str, object] = {}
+    for done, (source, parsed) in enumerate(
+            zip(missing, _map(_parse_chunk, config, missing, workers)), start=len(found) + 1):
+        if source.data is not None:
+            new[source.key] = parsed
+        found[source.key] = parsed
         if progress:
-            progress("read", done, len(paths))
-    return stories, diagnostics, sketches
+            progress("read", done, len(sources))
+    store.store_parsed(new)
+    results = []
+    sketches: dict[str, similarity.TextSketch] = {}
+    for source in sources:
+        result, sketched = found[source.key]
+        results.append(result)
+        sketches.update(sketched)
+    return results, sketches, len(missing)
 
 
-def _read_chunk(config: SiteConfig, _nav: object, paths: Sequence[Path]
-                ) -> Iterator[tuple[ingest.FileResult, dict[str, similarity.TextSketch]]]:
+def _parse_chunk(config: SiteConfig, _nav: object, sources: Sequence[_Source]
+                 ) -> Iterator[tuple[ingest.FileResult, dict[str, similarity.TextSketch]]]:
+    # Sketching is the costly part of finding wire copies, and a pure function of a story:
+    # done here, in the workers, and cached with the parse.
     sketcher = similarity.Sketcher()
-    for path in paths:
-        result = ingest.read_file(path, config)
+    for source in sources:
+        result = (ingest.read_file(source.path, config) if source.data is None
+                  else ingest.parse_bytes(source.data, source.relpath, config))
         yield result, {s.id: sketcher.sketch(s.body) for s in result.stories}
+
+
+def _context(config: SiteConfig, build_time: dt.datetime | None) -> bytes:
+    """Digest of everything besides the stories that the site is made from: the code, the
+    templates, the static files, every setting and the build timestamp."""
+    digest = Fingerprinter(b"")
+    return digest.of((code_identity(),
+                      folder_digest([config.templates_path, render.DEFAULT_TEMPLATES]),
+                      folder_digest([render.DEFAULT_STATIC, config.static_path]),
+                      config, build_time))
+
+
+def _inputs(context: bytes, sources: Sequence[_Source]) -> bytes:
+    """Digest of all a build reads: the context and every story file's key, in order.
+    An unreadable file has no stable key, so a build with one never counts as unchanged."""
+    digest = Fingerprinter(b"")
+    if any(s.data is None for s in sources):
+        return digest.of((context, "unreadable", time.time_ns()))
+    return digest.of((context, tuple(s.key for s in sources)))
+
+
+def _fingerprints(site: Site, config: SiteConfig, context: bytes) -> list[bytes]:
+    """One fingerprint per page: what it shows, plus the context and the navigation every
+    template sees."""
+    fingerprinter = Fingerprinter(Fingerprinter(b"").of((context, site.nav)))
+    return [fingerprinter.page(page) for page in site.pages]
+
+
+def _still_published(previous: PublishedFile | None, fingerprint: bytes,
+                     present: tuple[int, int, int] | None) -> bool:
+    """True if the last build wrote this page from the same fingerprint and its file is
+    still exactly as written."""
+    return (previous is not None and previous.fingerprint == fingerprint
+            and previous.identity == present)
+
+
+def _write(config: SiteConfig, fresh: list[tuple[str, bytes]], kept: list[str],
+           statics: dict[str, Path], present: dict[str, output.FileIdentity], *,
+           in_place: bool) -> tuple[int, dict[str, output.FileIdentity], search.SearchStats | None]:
+    """Publish the site through a staging directory swapped in whole; or, when ``in_place``
+    is allowed, apply a small change to an existing site by a burst of renames (not for a
+    first build, nor one whose search index must be made over the whole site)."""
+    site_dir = config.output_path
+    wanted = {relative for relative, _ in fresh} | set(kept) | set(statics)
+    changes = len(fresh) + len(present.keys() - wanted)
+    if in_place and present and not config.search and changes <= len(wanted) * _IN_PLACE_SHARE:
+        result = output.update_site(fresh, site_dir, present, copies=list(statics.items()),
+                                    kept=kept)
+        return result.written, result.identities, None
+    indexed: list[search.SearchStats] = []
+    written = output.write_site(
+        fresh, site_dir, copies=list(statics.items()), kept=kept,
+        before_swap=(lambda staging: indexed.append(search.index_site(staging, config=config)))
+        if config.search else None).written
+    return written, output.snapshot(site_dir), indexed[0] if indexed else None
 
 
 def _refuse_collisions(site: Site, statics: dict[str, Path]) -> None:

@@ -79,7 +79,9 @@ _HEADING = re.compile(r"<(/?)h([1-5])\b")
 _FENCED_CODE = re.compile(r'<pre lang="([^"]*)"><code>(.*?)</code></pre>', re.DOTALL)
 _CODE_FORMATTER = pygments.formatters.HtmlFormatter(cssclass="highlight")
 _TAG_START = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
-_RAW_TAG = re.compile(r"<([A-Za-z][A-Za-z0-9:-]*)((?:\s[^<>]*)?)/?>")
+# Quoted attribute values may hold '<' and '>' (``srcdoc="<script>…"``): the tag is the
+# iframe, not the script inside its attribute.
+_RAW_TAG = re.compile(r"""<([A-Za-z][A-Za-z0-9:-]*)((?:\s(?:"[^"]*"|'[^']*'|[^<>"'])*)?)/?>""")
 _DANGEROUS_ATTRIBUTE = re.compile(
     r"""\s(on[a-z]+|style|srcdoc|formaction)\s*=|(?:href|src|action)\s*=\s*["']?\s*"""
     r"""(?:javascript|vbscript|data)\s*:""", re.IGNORECASE)
@@ -157,8 +159,8 @@ def _escape_non_element(match: re.Match[str]) -> str:
 def removed_html(story: Story, shown_path: str | None = None) -> tuple[Diagnostic, ...]:
     """A warning for each raw HTML tag in the body that the sanitiser will remove or change.
 
-    ``shown_path`` is the file as diagnostics name it (default: ``story.path``). Lines
-    count from the first line of the body (Story keeps no offset into its file).
+    ``shown_path`` is the file as diagnostics name it (default: ``story.path``). Lines are
+    those of the story's file (``Story.body_line`` is where its body starts).
     """
     if "<" not in story.body:
         return ()
@@ -175,8 +177,8 @@ def removed_html(story: Story, shown_path: str | None = None) -> tuple[Diagnosti
                 continue  # shown as text, not removed
             if name not in ALLOWED_TAGS or _DANGEROUS_ATTRIBUTE.search(match.group(0)):
                 found.append(Diagnostic(
-                    path=shown_path or story.path, line=None, severity="warning",
-                    message=f"raw HTML <{name}> on body line {number} removed for safety",
+                    path=shown_path or story.path, line=story.body_line + number - 1,
+                    severity="warning", message=f"raw HTML <{name}> removed for safety",
                     hint="write the story in Markdown; scripts, styles, frames, forms and "
                          "event handlers are never published"))
     return tuple(found)

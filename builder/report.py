@@ -57,8 +57,8 @@ class Reporter:
         for diagnostic in (*result.warnings, *result.skipped):
             print(diagnostic, file=self.stream)
         print(f"built {result.stories} stories, {result.pages} pages "
-              f"({result.written} written), {len(result.skipped)} skipped "
-              f"in {result.seconds:.2f} s", file=self.stream)
+              f"({result.rendered} rendered, {result.written} written), "
+              f"{len(result.skipped)} skipped in {result.seconds:.2f} s", file=self.stream)
         if profile:
             for stage, seconds in result.timings:
                 share = seconds / result.seconds if result.seconds else 0.0

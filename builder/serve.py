@@ -753,6 +753,11 @@ class PreviewServer:
             {socket.gethostname().lower(), socket.getfqdn().lower()} if remote else ())
         self.hub = ReloadHub(PreviewState(config=self._for_preview(config)))
         self._queue = ChangeQueue(quiet=quiet)
+        self._warm = None
+        if build is _default_build:  # keep parsed stories in memory between rebuilds
+            from builder import pipeline
+
+            self._warm = build = pipeline.WarmBuilds()
         self._rebuilder = Rebuilder(self.hub, build, self._load_config, self.config_file,
                                     self.out)
         self._watcher: ProjectWatcher | None = None
@@ -824,6 +829,8 @@ class PreviewServer:
         self._http.server_close()  # joins every request thread
         for thread in self._threads:
             thread.join()
+        if self._warm is not None:
+            self._warm.close()
         shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> PreviewServer:

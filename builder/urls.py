@@ -13,7 +13,7 @@ import datetime as dt
 
 from builder.config import SiteConfig
 from builder.model import Story
-from builder.slugs import RESERVED, SLUG_PATTERN, short_hash, slugify
+from builder.slugs import RESERVED, SLUG_PATTERN, is_valid_slug, short_hash, slugify
 
 __all__ = [
     "RESERVED", "SLUG_PATTERN", "TAXONOMIES", "UnsafePath", "absolute", "archive_path",
@@ -32,7 +32,7 @@ def story_path(story: Story, config: SiteConfig) -> str:
     """The site path of a story page, from ``config.permalink``; undated stories live under
     ``/undated/`` because a date pattern cannot be filled without a date."""
     slug = story.slug or ""
-    if not SLUG_PATTERN.fullmatch(slug):
+    if not is_valid_slug(slug):  # a Story made elsewhere may carry a reserved or odd slug
         slug = slugify(slug or story.id)
     if story.date is None:
         return f"/undated/{slug}/"

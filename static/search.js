@@ -13,6 +13,10 @@ const status = document.getElementById("search-status");
 const list = document.getElementById("search-results");
 const more = document.getElementById("search-more");
 
+// Shown before the first paint (the page loads this module with blocking="render"), not
+// once the index has loaded, so the page never shifts; hidden again if the index fails.
+form.hidden = false;
+
 let pagefind = null;
 let results = [];
 let rendered = 0;
@@ -26,12 +30,14 @@ async function start() {
     await pagefind.options({ baseUrl: form.dataset.base });
     fillFilters(await pagefind.filters());
   } catch (error) {
+    form.hidden = true; // a search that cannot run is not offered
     status.textContent = "Search is unavailable: its index could not be loaded.";
     console.error(error);
     return;
   }
-  form.hidden = false;
-  restore(new URLSearchParams(window.location.search));
+  // The form is visible while the index loads: keep what the reader typed meanwhile
+  // unless the address carries a search to restore.
+  if (window.location.search) restore(new URLSearchParams(window.location.search));
   form.addEventListener("input", () => {
     window.clearTimeout(timer);
     timer = window.setTimeout(run, TYPING_PAUSE_MS);

@@ -182,9 +182,9 @@ def results() -> Iterator[dict[str, dict]]:
     yield found
     target = os.environ.get("GAZETTE_AUDIT_RESULTS")
     if target and found:
-        versions = {"lighthouse": _tool_version("lighthouse"), "axe-core": _tool_version("axe-core"),
-                    "chromium": subprocess.run([str(CHROMIUM), "--version"], capture_output=True,
-                                               text=True).stdout.strip()}
+        chromium = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True)
+        versions = {"lighthouse": _tool_version("lighthouse"),
+                    "axe-core": _tool_version("axe-core"), "chromium": chromium.stdout.strip()}
         Path(target).write_text(json.dumps({"versions": versions, "pages": found}, indent=2),
                                 encoding="utf-8")
 
@@ -346,8 +346,9 @@ _FOCUSED = """() => {
   if (!element || element === document.body) return null;
   const style = getComputedStyle(element);
   const box = element.getBoundingClientRect();
-  return {index: element.dataset.auditIndex === undefined ? null : Number(element.dataset.auditIndex),
-          html: element.outerHTML.slice(0, 120), id: element.id,
+  const index = element.dataset.auditIndex;
+  return {index: index === undefined ? null : Number(index),
+          html: element.outerHTML.slice(0, 120),
           outline: parseFloat(style.outlineWidth) > 0 && style.outlineStyle !== 'none',
           shadow: style.boxShadow !== 'none',
           onScreen: box.width > 1 && box.height > 1 && box.bottom > 0 && box.right > 0

@@ -26,7 +26,7 @@ from builder.report import Reporter
 
 @dataclass(frozen=True)
 class FileResult:
-    path: Path
+    path: str
     stories: tuple[Story, ...]
     diagnostics: tuple[Diagnostic, ...]
     ok: bool
@@ -40,16 +40,20 @@ class JsonIngest:
         return sorted(p for root in paths for p in Path(root).rglob("*.json"))
 
     @staticmethod
-    def read_file(path, config):
-        relative = path.relative_to(config.content_path).as_posix()
+    def parse_bytes(data, relative, config):
         try:
-            fields = json.loads(path.read_text())
+            fields = json.loads(data)
         except ValueError:
             problem = Diagnostic(relative, 1, "not a story", hint="fix the file")
-            return FileResult(path, (), (problem,), False)
+            return FileResult(relative, (), (problem,), False)
         fields["date"] = dt.date.fromisoformat(fields["date"]) if fields.get("date") else None
         fields["tags"] = tuple(fields.get("tags", ()))
-        return FileResult(path, (Story(path=relative, **fields),), (), True)
+        return FileResult(relative, (Story(path=relative, **fields),), (), True)
+
+    @staticmethod
+    def read_file(path, config):
+        relative = path.relative_to(config.content_path).as_posix()
+        return JsonIngest.parse_bytes(path.read_bytes(), relative, config)
 
 
 @pytest.fixture
@@ -191,7 +195,8 @@ def test_build_writes_the_whole_site(project):
                  "404.html", ".nojekyll", "static/gazette.css"):
         assert path in site, path
     assert b"https://example.org/news/sitemap.xml" in site["robots.txt"]
-    assert [stage for stage, _ in result.timings] == ["read", "assemble", "render", "write"]
+    assert [stage for stage, _ in result.timings] == ["read", "assemble", "fingerprint", "render",
+                                                      "write"]
 
 
 def test_build_indexes_the_site_for_search(project):
@@ -200,8 +205,8 @@ def test_build_indexes_the_site_for_search(project):
     result = pipeline.build(config_for(project, search=True))
     site = tree(project / "site")
     assert "search/index.html" in site and "pagefind/pagefind.js" in site
-    assert [stage for stage, _ in result.timings] == ["read", "assemble", "render", "write",
-                                                      "search"]
+    assert [stage for stage, _ in result.timings] == ["read", "assemble", "fingerprint", "render",
+                                                      "write", "search"]
     assert b"Search" in site["index.html"]  # linked from the navigation
 
 
@@ -227,7 +232,8 @@ def test_rebuilds_are_byte_identical_across_workers_and_environment(project, mon
     calls = []
     monkeypatch.setattr(pipeline, "ProcessPoolExecutor",
                         lambda **kw: calls.append(kw) or ProcessPoolExecutor(**kw))
-    pipeline.build(config_for(project, output_dir="two"), jobs=2)
+    # A cache of its own, so that it parses too rather than reuse the first build's parses.
+    pipeline.build(config_for(project, output_dir="two", cache_dir=".cache-two"), jobs=2)
     # read and render in 2 processes each
     assert [kw["max_workers"] for kw in calls] == [2, 2]
     assert tree(project / "one") == tree(project / "two")
@@ -304,8 +310,8 @@ def test_build_summary_is_one_line_after_the_diagnostics(project):
     reporter.build_summary(result)
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("broken.json:1: error")
-    assert lines[1].startswith(f"built 1 stories, {result.pages} pages ({result.written} written)"
-                               ", 1 skipped in ")
+    assert lines[1].startswith(f"built 1 stories, {result.pages} pages ({result.rendered} "
+                               f"rendered, {result.written} written), 1 skipped in ")
     assert len(lines) == 2  # no progress bar when the stream is not a terminal
 
 

@@ -40,6 +40,13 @@ FORBIDDEN_IN_STORY = frozenset({"input", "button", "textarea", "select", "noscri
                                 "link", "meta"})
 """The search page has its own form and <noscript>; a story body may have none."""
 JSON_LD = "application/ld+json"
+OUR_INLINE_SCRIPTS = frozenset(
+    " ".join(body.split())
+    for template in render.DEFAULT_TEMPLATES.rglob("*.html")
+    for body in re.findall(r"<script>(.*?)</script>", template.read_text("utf-8"), re.DOTALL)
+    if "{{" not in body and "{%" not in body)
+"""Inline scripts written literally in the shipped templates (no value of a story in
+them): the only inline scripts a page may carry besides JSON-LD."""
 
 
 # -- the build ---------------------------------------------------------------------------
@@ -96,7 +103,9 @@ def _check(element, site_base: str, in_story: bool, found: list[str]) -> None:
         if tag == "script":
             kind = element.get("type", "")
             src = element.get("src", "")
-            if not (kind == JSON_LD and not src) and not _our_script(src, site_base):
+            inline = " ".join("".join(element.itertext()).split())
+            if not (kind == JSON_LD and not src) and not _our_script(src, site_base) \
+                    and not (not src and not kind and inline in OUR_INLINE_SCRIPTS):
                 found.append(f"foreign <script type={kind!r} src={src!r}>")
         if tag == "form" and not (element.get("action") == site_base + "search/"
                                   and element.get("id") == "search"):

@@ -122,6 +122,7 @@ def _parse(data: bytes, relpath: str, shown: str, config: SiteConfig) -> FileRes
             continue
         shifted = [w.shifted(record.line_offset).diagnostic(shown) for w in warnings]
         common = [p.diagnostic(shown) for p in file_problems if p.severity != "error"]
+        story = replace(story, body_line=story.body_line + record.line_offset)
         stories.append(_with_warnings(story, tuple(sorted(common + shifted, key=_line_order))))
     # File-level warnings are in every story's warnings too: list each once.
     diagnostics = dict.fromkeys([d for s in stories for d in s.warnings]

@@ -85,7 +85,8 @@ def parse_headers(lines: list[str]) -> Draft:
     byline = fields.get("byline")
     if byline is not None and ("<" in byline.value or "@" in byline.value):
         name, address = parseaddr(byline.value)  # e-mail From: "Wire Desk <desk@...>"
-        fields["byline"] = Field(name or address or byline.value, byline.line)
+        if "@" in address:  # an address indeed; "<b>Jane</b>" is a byline kept as written
+            fields["byline"] = Field(name or address, byline.line)
     return Draft(shape="headers", body="\n".join(lines[end:]), body_line=end + 1,
                  problems=tuple(problems), **_as_draft_fields(fields))
 

@@ -150,6 +150,7 @@ def finish(draft: Draft, place: Place, config: SiteConfig) -> tuple[Story, tuple
         lang=_text(draft.lang) or config.language, draft=bool(draft.draft and draft.draft.value),
         source_url=_optional(draft.source_url), license=_optional(draft.license), footer=footer,
         shape=draft.shape, content_hash=place.content_hash,
+        body_line=draft.body_line + len(draft.body) - len(draft.body.lstrip("\n")),
     )
     return story, tuple(notes.items)
 
