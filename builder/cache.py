@@ -63,7 +63,7 @@ file is parsed), so changing them keeps parsed stories. Every other setting is p
 _PARSER_SOURCES = ("ingest", "model.py", "errors.py", "similarity.py")
 """The code a cached parse depends on, relative to the ``builder`` package (stories' text
 sketches for the duplicate finder are cached with their parse)."""
-_PARSER_LIBRARIES = ("python-dateutil", "charset-normalizer", "python-frontmatter", "PyYAML")
+_PARSER_LIBRARIES = ("charset-normalizer", "python-frontmatter", "PyYAML")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS parsed (

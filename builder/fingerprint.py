@@ -38,7 +38,7 @@ and remembered, since each appears on many pages."""
 _UNSEEN = object()
 
 
-_RENDER_LIBRARIES = ("jinja2", "MarkupSafe", "cmarkgfm", "nh3", "Pygments", "python-dateutil",
+_RENDER_LIBRARIES = ("jinja2", "MarkupSafe", "cmarkgfm", "nh3", "Pygments",
                      "charset-normalizer", "python-frontmatter", "PyYAML")
 
 

@@ -6,7 +6,7 @@ into small gzipped chunks that the browser fetches on demand. No server, no CDN:
 bundle is served from the site itself and finds its own location at run time, so it
 works under a base path such as ``/news/`` and on GitHub Pages.
 
-What gets indexed is decided by attributes in the templates (see docs/readme-search.md):
+What gets indexed is decided by attributes in the templates (see the Search section of README.md):
 ``data-pagefind-body`` on a story's ``<article>``, ``data-pagefind-filter`` for topic,
 source, year and tag, ``data-pagefind-sort="date:…"``, ``data-pagefind-ignore`` on
 navigation and related-story lists. Pages without ``data-pagefind-body`` (indexes, tag
@@ -121,7 +121,7 @@ def index_site(site_dir: Path, *, config: SiteConfig) -> SearchStats:
             path=f"{config.templates_dir}/story.html", line=None, severity="warning",
             message="no page carries data-pagefind-body, so search indexed every page whole, "
                     "navigation and lists included",
-            hint="put data-pagefind-body on the story's <article> (see docs/readme-search.md)",
+            hint="put data-pagefind-body on the story's <article> (see the Search section of README.md)",
         ))
     return SearchStats(
         pages=_page_count(bundle),

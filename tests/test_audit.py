@@ -11,7 +11,7 @@ itself and by Playwright. When a tool is missing the module is skipped locally b
 in CI (``CI`` set), where a missing tool must never pass silently.
 
 Set ``GAZETTE_AUDIT_RESULTS=path.json`` to keep every page's scores and axe results (the
-table in docs/readme-audit.md is made from that file).
+table in README.md, "Reader experience, measured", is made from that file).
 """
 
 from __future__ import annotations

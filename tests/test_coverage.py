@@ -160,3 +160,35 @@ def test_sitemap_becomes_an_index_past_fifty_thousand_urls():
     assert len(made["/sitemaps/sitemap-2.xml"].data["locations"]) == 1
     small = {p.url: p for p in _sitemaps(pages[:10], (), SiteConfig(), None)}
     assert small["/sitemap.xml"].template == "sitemap.xml" and "/sitemaps/sitemap-1.xml" not in small
+
+
+def test_every_page_carries_valid_structured_data(site):
+    """schema.org JSON-LD on every HTML page parses, and says what the page is: a
+    NewsArticle with its breadcrumbs on story pages, a CollectionPage on every index."""
+    kinds: dict[str, int] = {}
+    for page in sorted(site.rglob("*.html")):
+        relative = page.relative_to(site).as_posix()
+        if relative in ("404.html", "search/index.html"):
+            continue  # neither a story nor a collection of stories
+        blocks = [json.loads(s.text) for s in parse(page).findall(".//script")
+                  if s.get("type") == "application/ld+json"]
+        types = sorted(block["@type"] for block in blocks)
+        assert all(block["@context"] == "https://schema.org" for block in blocks), relative
+        if relative[:4].isdigit():  # a story page
+            assert types == ["BreadcrumbList", "NewsArticle"], relative
+            article = next(b for b in blocks if b["@type"] == "NewsArticle")
+            for key in ("headline", "datePublished", "dateModified", "publisher", "url",
+                        "articleSection"):
+                assert article.get(key), (relative, key)
+            if "sourceOrganization" in article:  # the agency, when the story names one
+                kinds["with source"] = kinds.get("with source", 0) + 1
+            assert article["url"] == canonical(page) or "isBasedOn" in article, relative
+            crumbs = next(b for b in blocks if b["@type"] == "BreadcrumbList")
+            assert [i["position"] for i in crumbs["itemListElement"]] == [1, 2, 3, 4]
+        else:
+            assert types == ["CollectionPage"], relative
+            assert blocks[0]["url"].startswith("https://example.org/news/"), relative
+        for kind in types:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    assert kinds["NewsArticle"] == 96 and kinds["CollectionPage"] > 100
+    assert kinds["with source"] >= 80  # all but the plain-shape files, which name no agency

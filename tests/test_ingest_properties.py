@@ -15,7 +15,9 @@ from builder.ingest.slug import MAX_SLUG_BYTES, RESERVED_SLUGS, SLUG_PATTERN
 from builder.normalize import to_markdown
 
 CONFIG = SiteConfig()
-FAST = settings(max_examples=150, deadline=None,
+# The parse time budget: no generated file may take a second to parse (a typical story
+# takes about a millisecond), so a regex that backtracks without bound fails here.
+FAST = settings(max_examples=150, deadline=1000,
                 suppress_health_check=[HealthCheck.too_slow])
 
 # Text that looks like story files: header keywords, dates, separators, markup, junk.

@@ -1,7 +1,7 @@
 """Search indexing: Pagefind over a tiny hand-written site, and the search page template.
 
 The story pages below carry the attributes the story template is expected to carry (see
-docs/readme-search.md): ``data-pagefind-body`` on the <article>, filters for topic,
+README.md, "Search"): ``data-pagefind-body`` on the <article>, filters for topic,
 source, year and tag, a date sort key, and ``data-pagefind-ignore`` on everything in the
 article that is not headline or body.
 """
