@@ -79,10 +79,15 @@ class SiteConfig:
     search: bool = True
     """Index the built site with Pagefind and ship the search page."""
     content_dir: str = "content"
+    """Where the stories are; the first folder below it is a story's default topic."""
     templates_dir: str = "templates"
+    """Templates overriding Gazette's defaults, file by file."""
     static_dir: str = "static"
+    """Files copied to ``static/`` in the site, overriding Gazette's own file by file."""
     output_dir: str = "site"
+    """Where the site is written (``--output`` overrides it for one build)."""
     cache_dir: str = ".gazette-cache"
+    """The SQLite build cache; safe to delete (the next build is then cold)."""
     ignore: tuple[str, ...] = ("README*", "LICENSE*", "*.orig", "*.raw")
     """Glob patterns (matched against each file name) of files in content/ that are not stories."""
 
