@@ -29,7 +29,7 @@ from pathlib import Path
 
 from benchmarks.compare import gazette_builder, prepare_sites
 from benchmarks.measure import BenchmarkError, machine, table
-from benchmarks.run import EDIT_STRIDE, edit_story, parse_sizes
+from benchmarks.run import EDIT_STRIDE, add_corpus_options, edit_story
 
 POLL_SECONDS = 0.01
 SERVING = re.compile(r"Serving (http://\S+)")
@@ -130,15 +130,8 @@ def report(results: list[PreviewResult], log_context: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.preview", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=parse_sizes, default=(1_000, 10_000),
-                        help="comma-separated story counts (default: 1000,10000)")
-    parser.add_argument("--repeat", type=int, default=3, help="edits per size (default: 3)")
-    parser.add_argument("--seed", type=int, default=2021, help="corpus seed (default: 2021)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where to create the temporary projects (default: system temp dir)")
+    add_corpus_options(parser, "edits per size (default: 3)")
     args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     results = []
     for size in args.sizes:

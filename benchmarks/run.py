@@ -216,19 +216,32 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_corpus_options(parser: argparse.ArgumentParser, repeat_help: str) -> None:
+    """The options of every benchmark over generated corpora: sizes, repeats, seed, workdir."""
     parser.add_argument("--sizes", type=parse_sizes, default=DEFAULT_SIZES,
                         help="comma-separated story counts (default: 1000,10000)")
-    parser.add_argument("--full", action="store_true", help="also measure 100,000 stories")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (default: 3)")
+    parser.add_argument("--repeat", type=positive_count, default=3, help=repeat_help)
     parser.add_argument("--seed", type=int, default=2021, help="corpus seed (default: 2021)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where to create the temporary projects (default: system temp dir)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_corpus_options(parser, "runs per figure (default: 3)")
+    parser.add_argument("--full", action="store_true", help="also measure 100,000 stories")
     args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
     sizes = [*args.sizes, FULL_SIZE] if args.full and FULL_SIZE not in args.sizes else args.sizes
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     results = [measure_size(size, args.seed, args.repeat, args.workdir, log) for size in sizes]

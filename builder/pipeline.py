@@ -49,8 +49,9 @@ Progress = Callable[[str, int, int], None]
 _MIN_ITEMS_PER_WORKER = 500
 """Below this many items per worker, starting processes costs more than it saves."""
 _IN_PLACE_SHARE = 0.05
-"""A rebuild that changes at most this share of the site's files updates it in place;
-a larger one builds a whole new tree and swaps it in (see :mod:`builder.output`)."""
+"""With ``in_place`` (the preview's own directory), a rebuild that changes at most this
+share of the site's files updates it in place; any other builds a whole new tree and swaps
+it in (see :mod:`builder.output`)."""
 
 
 @dataclass(frozen=True, slots=True)
