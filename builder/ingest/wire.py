@@ -121,7 +121,7 @@ def parse_nitf(record: str) -> Draft:
     lang = root.get("{http://www.w3.org/XML/1998/namespace}lang")
     return Draft(
         shape="nitf", body="\n\n".join(p for p in paragraphs if p),
-        body_line=_line_of(record, "<body.content"),
+        body_line=_line_of(record, "<body.content") or 1,  # no body element: its first line
         title=Field(title) if title else None, date=Field(date) if date else None,
         byline=Field(byline) if byline else None, dateline=Field(dateline) if dateline else None,
         source=Field(source) if source else None,
