@@ -122,8 +122,8 @@ def _parse(data: bytes, relpath: str, shown: str, config: SiteConfig) -> FileRes
             continue
         shifted = [w.shifted(record.line_offset).diagnostic(shown) for w in warnings]
         common = [p.diagnostic(shown) for p in file_problems if p.severity != "error"]
-        story = replace(story, body_line=story.body_line + record.line_offset)
-        stories.append(_with_warnings(story, tuple(sorted(common + shifted, key=_line_order))))
+        stories.append(replace(story, body_line=story.body_line + record.line_offset,
+                               warnings=tuple(sorted(common + shifted, key=_line_order))))
     # File-level warnings are in every story's warnings too: list each once.
     diagnostics = dict.fromkeys([d for s in stories for d in s.warnings]
                                 + [p.diagnostic(shown) for p in file_problems])
@@ -164,10 +164,6 @@ def _without_control_codes(text: str, problems: list[Problem]) -> str:
                             f"removed {count} control character{'s' * (count != 1)}",
                             "they are transmission codes, not text; re-save the file clean"))
     return wire.CONTROL.sub("", text)
-
-
-def _with_warnings(story: Story, warnings: tuple[Diagnostic, ...]) -> Story:
-    return replace(story, warnings=warnings)
 
 
 def _line_order(diagnostic: Diagnostic) -> tuple[int, str, str, str]:
