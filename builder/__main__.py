@@ -1,16 +1,12 @@
 """``python -m builder`` is the same as the ``gazette`` command."""
 
-import signal
-import sys
-
-from builder.cli import main
-
 try:
-    status = main()
-except KeyboardInterrupt:  # Ctrl-C after the command had finished, just before exiting
+    from builder.cli import run
+except KeyboardInterrupt:  # Ctrl-C while the command was still loading
+    import os
+    import sys
+
     print("gazette: interrupted", file=sys.stderr)
-    status = 130
-# The work is done and reported: a Ctrl-C during interpreter shutdown changes nothing, and
-# must not turn a finished build into a death by signal.
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-sys.exit(status)
+    sys.stderr.flush()
+    os._exit(130)  # see builder.cli.run: a plain exit could still end by SIGINT
+run()

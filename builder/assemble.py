@@ -13,13 +13,12 @@ the later name's slug gets a short hash and a warning says so.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import functools
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from builder import similarity, urls
 from builder.config import SiteConfig
@@ -194,34 +193,53 @@ def shown_path(story: Story, config: SiteConfig) -> str:
     return f"{config.content_dir.rstrip('/')}/{story.path.split('#')[0]}"
 
 
+T = TypeVar("T")
+Memo = Callable[[bytes, Callable[[], T]], T]
+"""``memo(key, compute)``: ``compute()``, or its earlier result under the digest ``key``."""
+
+
+def _compute(_key: bytes, compute: Callable[[], T]) -> T:
+    return compute()
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def term_key(name: str) -> str:
-    """The identity of a term name: case and Unicode normalisation do not count."""
+    """The identity of a term name: case and Unicode normalisation do not count.
+
+    Remembered: an archive names the same few thousand terms hundreds of thousands of times.
+    """
     return unicodedata.normalize("NFKC", " ".join(name.split())).casefold()
 
 
 def assemble(stories: Iterable[Story], config: SiteConfig,
              build_time: dt.datetime | None = None,
-             sketches: Mapping[str, similarity.TextSketch] | None = None) -> Site:
+             sketches: Mapping[str, similarity.TextSketch] | None = None,
+             memo: Memo | None = None) -> Site:
     """Turn the stories into the site: order, terms, archive, pages and diagnostics.
 
     ``build_time`` comes from ``SOURCE_DATE_EPOCH`` when the caller has it; without it
     the newest story date stands in, so nothing depends on the clock. ``sketches`` (by
-    story id) are text sketches made while reading; missing ones are made here.
+    story id) are text sketches made while reading; missing ones are made here. ``memo``
+    may return an earlier result of the costliest step, related coverage, whose inputs
+    are unchanged (the build cache's :meth:`~builder.cache.Cache.remembered`).
     """
-    published, diagnostics = _drop_exact_copies([s for s in stories if not s.draft], config)
+    published, diagnostics = _drop_exact_copies([s for s in stories if not s.draft], config,
+                                                sketches or {})
     published, clashes = _drop_reused_ids(published, config)
     diagnostics.extend(clashes)
     newest_first = sorted(published, key=lambda s: s.sort_key, reverse=True)
     duplicates = similarity.find_duplicates(newest_first, config.duplicate_threshold,
                                             sketches=sketches)
-    related = similarity.related_stories(newest_first, duplicates, k=config.related_count)
+    related = (memo or _compute)(
+        similarity.related_inputs(newest_first, duplicates, k=config.related_count),
+        lambda: dict(similarity.related_stories(newest_first, duplicates,
+                                                k=config.related_count)))
     # Undated stories sort as '' and so land last in newest-first order.
     taxonomies, term_diagnostics = _taxonomies(newest_first, config)
     diagnostics.extend(term_diagnostics)
     lookup = {kind: {key: term for term in terms for key in _keys_of(term)}
               for kind, terms in taxonomies.items()}
-    entries = _with_coverage(tuple(_entry(story, config, lookup) for story in newest_first),
-                             duplicates, related)
+    entries = _entries(newest_first, config, lookup, duplicates, related)
     archive = _archive(_once_per_copy(entries), config)
     updated = build_time or _newest_moment(newest_first)
     pages = _pages(entries, taxonomies, archive, config, updated)
@@ -265,7 +283,8 @@ def find_collisions(pages: Sequence[Page], other_files: Mapping[str, str]
 
 # -- exact copies ------------------------------------------------------------------------
 
-def _drop_exact_copies(stories: list[Story], config: SiteConfig
+def _drop_exact_copies(stories: list[Story], config: SiteConfig,
+                       sketches: Mapping[str, similarity.TextSketch]
                        ) -> tuple[list[Story], list[Diagnostic]]:
     """Publish each exact copy once: the earliest (then lowest id) of a group survives.
 
@@ -277,9 +296,10 @@ def _drop_exact_copies(stories: list[Story], config: SiteConfig
     diagnostics: list[Diagnostic] = []
     for story in sorted(stories, key=lambda s: s.sort_key):
         keys = [f"hash:{story.content_hash}"] if story.content_hash else []
-        body = " ".join(story.body.split())
-        if body:  # a digest, so a large archive's bodies are not all held twice
-            keys.append("body:" + hashlib.blake2b(body.encode("utf-8"), digest_size=16).hexdigest())
+        sketch = sketches.get(story.id)
+        digest = sketch.exact if sketch else similarity.exact_digest(story.body)
+        if digest:
+            keys.append("body:" + digest)
         original = next((kept[k] for k in keys if k in kept), None)
         if original is not None:
             diagnostics.append(Diagnostic(
@@ -314,28 +334,7 @@ def _drop_reused_ids(stories: list[Story], config: SiteConfig
     return kept, diagnostics
 
 
-# -- wire copies and related coverage ------------------------------------------------------
-
-def _with_coverage(entries: tuple[Entry, ...], duplicates: similarity.DuplicateIndex,
-                   related: Mapping[str, tuple[str, ...]]) -> tuple[Entry, ...]:
-    """Link each entry to the other versions of its wire copy and to its related stories."""
-    by_id = {e.story.id: e for e in entries}
-
-    def reported_by(entry: Entry) -> Link:
-        story = entry.story
-        return Link(story.publisher or story.source or story.title, entry.url)
-
-    def with_links(entry: Entry) -> Entry:
-        story_id = entry.story.id
-        original = duplicates.canonical_of(story_id)
-        return dataclasses.replace(
-            entry,
-            original=reported_by(by_id[original]) if original else None,
-            copies=tuple(reported_by(by_id[i]) for i in duplicates.copies_of(story_id)),
-            related=tuple(Link(by_id[i].story.title, by_id[i].url)
-                          for i in related.get(story_id, ())))
-    return tuple(with_links(e) for e in entries)
-
+# -- wire copies ---------------------------------------------------------------------------
 
 def _once_per_copy(entries: Sequence[Entry]) -> tuple[Entry, ...]:
     """A newest-first list shows each wire copy once: its earliest version when that is in
@@ -405,20 +404,39 @@ def _taxonomies(stories: Sequence[Story], config: SiteConfig
     return taxonomies, diagnostics
 
 
-def _entry(story: Story, config: SiteConfig, lookup: Mapping[str, Mapping[str, Term]]) -> Entry:
+def _entries(stories: Sequence[Story], config: SiteConfig,
+             lookup: Mapping[str, Mapping[str, Term]], duplicates: similarity.DuplicateIndex,
+             related: Mapping[str, tuple[str, ...]]) -> tuple[Entry, ...]:
+    """Each story with the URLs it links to: its terms, the other versions of its wire copy
+    and its related stories."""
+    url_of = {story.id: urls.story_path(story, config) for story in stories}
+    by_id = {story.id: story for story in stories}
+
     def link(kind: str, name: str | None) -> Link | None:
         term = lookup[kind].get(term_key(name)) if name else None
         return term.link if term else None
 
-    tags: list[Link] = []
-    for name in story.tags:
-        tag = link("tags", name)
-        if tag and tag not in tags:
-            tags.append(tag)
-    topic = link("topics", story.topic) or Link(story.topic, urls.term_path("topics"))
-    return Entry(story=story, url=urls.story_path(story, config), topic=topic, tags=tuple(tags),
-                 source=link("sources", story.source),
-                 publisher=link("publishers", story.publisher))
+    def reported_by(story_id: str) -> Link:
+        story = by_id[story_id]
+        return Link(story.publisher or story.source or story.title, url_of[story_id])
+
+    def entry(story: Story) -> Entry:
+        tags: list[Link] = []
+        for name in story.tags:
+            tag = link("tags", name)
+            if tag and tag not in tags:
+                tags.append(tag)
+        original = duplicates.canonical_of(story.id)
+        return Entry(
+            story=story, url=url_of[story.id],
+            topic=link("topics", story.topic) or Link(story.topic, urls.term_path("topics")),
+            tags=tuple(tags), source=link("sources", story.source),
+            publisher=link("publishers", story.publisher),
+            original=reported_by(original) if original else None,
+            copies=tuple(reported_by(other) for other in duplicates.copies_of(story.id)),
+            related=tuple(Link(by_id[other].title, url_of[other])
+                          for other in related.get(story.id, ())))
+    return tuple(entry(story) for story in stories)
 
 
 # -- date archive ------------------------------------------------------------------------

@@ -1,6 +1,12 @@
 """The build cache: one SQLite database in ``config.cache_path`` that makes rebuilds cheap.
 
-It holds two things, both safe to lose (deleting the folder only makes the next build cold):
+It holds four things, all safe to lose (deleting the folder only makes the next build cold):
+
+- **file keys**: for each story file, the identity (size, modification and change times,
+  inode) it had when its bytes were last read, and the key those bytes gave, so an
+  unchanged archive is recognised by ``stat`` alone, as git recognises an unchanged work
+  tree. A file changed within :data:`RACY_SECONDS` of being read is not remembered: a
+  second write in the same timestamp tick would otherwise go unseen.
 
 - **parsed files**: what :func:`builder.ingest.parse_bytes` returned for a file, under a
   key that covers everything the parse depends on — the file's bytes and path, every
@@ -10,6 +16,9 @@ It holds two things, both safe to lose (deleting the folder only makes the next 
   and for every file the fingerprint of what it was made from and the identity (size,
   mtime, inode) of the file written, so an unchanged page whose file is still there is
   kept instead of rendered, and a build whose inputs are all unchanged does nothing.
+- **derived values**: results of costly pure computations over the whole archive (related
+  coverage), under a digest of their inputs and code (:meth:`Cache.remembered`), so a
+  correction that changes no story's tags does not recompute them.
 
 Crash and concurrency safety come from SQLite itself: write-ahead logging, every write in
 one ``BEGIN IMMEDIATE`` transaction, and a busy timeout so two builds sharing a cache wait
@@ -29,10 +38,10 @@ import os
 import pickle
 import sqlite3
 import sys
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from builder import __version__, ingest, similarity  # noqa: F401 - loaded before hashing
 from builder.config import SiteConfig
@@ -43,11 +52,13 @@ __all__ = [
     "parse_context", "story_key",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump whenever the tables below change shape; an older database is then replaced."""
 DATABASE_NAME = "gazette.sqlite3"
 BUSY_TIMEOUT_SECONDS = 60.0
 """How long a build waits for another build's write transaction before giving up."""
+T = TypeVar("T")
+_MISSING = object()
 _BATCH = 500
 """Keys per ``IN (...)`` query, well under SQLite's limit on bound parameters."""
 
@@ -84,7 +95,29 @@ CREATE TABLE IF NOT EXISTS published (
     inode       INTEGER NOT NULL,
     PRIMARY KEY (site, path)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+    path     TEXT PRIMARY KEY, -- story file, absolute
+    context  TEXT NOT NULL,    -- parse_context() the key was taken under
+    size     INTEGER NOT NULL, -- identity of the file when its bytes were read
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode    INTEGER NOT NULL,
+    key      TEXT NOT NULL     -- story_key() of those bytes
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS derived (
+    key   BLOB PRIMARY KEY,   -- digest of a pure computation's inputs and code
+    value BLOB NOT NULL,      -- its pickled result
+    used  INTEGER NOT NULL    -- order of last use, to keep only the newest
+) WITHOUT ROWID;
 """
+RACY_SECONDS = 3
+"""A file modified this recently when read is read again next time, not trusted by its
+identity: file systems stamp times in ticks (milliseconds on Linux, seconds elsewhere)."""
+StatIdentity = tuple[int, int, int, int]
+"""(size, mtime_ns, ctime_ns, inode): the change time cannot be set back by tools that
+restore modification times, and an editor that replaces the file changes the inode."""
+_DERIVED_KEPT = 8
+"""Derived values kept: enough for a preview and a deploy build alternating on one cache."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +216,8 @@ class Cache:
         """Warnings about the cache itself (replaced, unusable), for the build to report."""
         self._parsed: dict[str, Any] = {}
         self._builds: dict[str, LastBuild] = {}
+        self._derived: dict[bytes, Any] = {}
+        self._files: tuple[str, dict[str, tuple[StatIdentity, str]]] | None = None
         """The records this object wrote: a long-lived cache reads them back from memory.
         (Were another process to rebuild the same folder, the files' identities on disk
         would no longer match the record, so nothing stale could be kept.)"""
@@ -327,6 +362,77 @@ class Cache:
         with self._transaction():
             self._db.execute("DELETE FROM builds WHERE site = ?", (key,))
             self._db.execute("DELETE FROM published WHERE site = ?", (key,))
+
+    # -- file keys -------------------------------------------------------------------------
+
+    def file_keys(self, context: str) -> dict[str, tuple[StatIdentity, str]]:
+        """Absolute path → (identity, key) of every story file remembered under ``context``."""
+        if self._files is not None and self._files[0] == context:
+            return dict(self._files[1])
+        rows = self._db.execute("SELECT path, size, mtime_ns, ctime_ns, inode, key FROM files "
+                                "WHERE context = ?", (context,))
+        known = {path: ((size, mtime_ns, ctime_ns, inode), key)
+                 for path, size, mtime_ns, ctime_ns, inode, key in rows}
+        self._files = (context, known)
+        return dict(known)
+
+    def store_file_keys(self, context: str, read: Mapping[str, tuple[StatIdentity, str]],
+                        present: Collection[str], now_ns: int) -> None:
+        """Remember the files just ``read`` (path → identity before reading, key), except
+        those changed within :data:`RACY_SECONDS` of ``now_ns``; forget files no longer
+        ``present`` and keys of another context."""
+        racy = now_ns - RACY_SECONDS * 1_000_000_000
+        trusted = {path: entry for path, entry in read.items()
+                   if entry[0][1] < racy and entry[0][2] < racy}
+        known = self.file_keys(context)
+        gone = known.keys() - set(present)
+        if not trusted and not gone:
+            return
+        with self._transaction():
+            self._db.execute("DELETE FROM files WHERE context != ?", (context,))
+            self._db.executemany("DELETE FROM files WHERE path = ?", ((path,) for path in gone))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO files (path, context, size, mtime_ns, ctime_ns, inode, "
+                "key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((path, context, *identity, key) for path, (identity, key) in trusted.items()))
+        for path in gone:
+            del known[path]
+        for path in read.keys() - trusted.keys():  # racy: forget any older entry too
+            known.pop(path, None)
+        known.update(trusted)
+        self._files = (context, known)
+
+    # -- derived values --------------------------------------------------------------------
+
+    def remembered(self, key: bytes, compute: Callable[[], T]) -> T:
+        """``compute()``, or what it returned before under ``key``: the digest of
+        everything the computation reads, its code included (the caller's promise)."""
+        if key in self._derived:
+            return self._derived[key]
+        row = self._db.execute("SELECT value FROM derived WHERE key = ?", (key,)).fetchone()
+        value: Any = _MISSING
+        if row is not None:
+            try:
+                value = pickle.loads(row[0])
+            except Exception:  # noqa: BLE001 - a damaged row is a miss: computed again
+                value = _MISSING
+        stored = value is not _MISSING
+        if not stored:
+            value = compute()
+        with self._transaction():
+            (newest,) = self._db.execute("SELECT coalesce(max(used), 0) FROM derived").fetchone()
+            if stored:
+                self._db.execute("UPDATE derived SET used = ? WHERE key = ?", (newest + 1, key))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO derived (key, value, used) "
+                                 "VALUES (?, ?, ?)",
+                                 (key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
+                                  newest + 1))
+            self._db.execute("DELETE FROM derived WHERE used <= ?", (newest + 1 - _DERIVED_KEPT,))
+        self._derived[key] = value  # a long-lived process keeps the newest in memory
+        while len(self._derived) > _DERIVED_KEPT:
+            del self._derived[next(iter(self._derived))]
+        return value
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -7,12 +7,34 @@ in :mod:`builder.report`.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
 from builder import __version__
 from builder.config import CONFIG_FILE, SiteConfig, load_config
 from builder.errors import GazetteError
+
+
+def run() -> None:
+    """The process's entry point (the ``gazette`` script, ``python -m builder``): run
+    :func:`main` and exit with its status, also when Ctrl-C lands as the process ends."""
+    try:
+        status = main()
+    except KeyboardInterrupt:  # after the command had finished, just before exiting
+        print("gazette: interrupted", file=sys.stderr)
+        status = 130
+    # The work is done and reported: a Ctrl-C during interpreter shutdown changes nothing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if status == 130:
+        # CPython 3.11 remembers a KeyboardInterrupt that escaped code run by exec() of a
+        # string (dataclasses make their methods so while a module imports) as unhandled
+        # even once caught, and would end the process by SIGINT, not with this status.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
 
 
 def main(argv: list[str] | None = None) -> int:

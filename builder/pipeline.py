@@ -34,9 +34,9 @@ from pathlib import Path
 import jinja2
 
 from builder import ingest, output, render, search, similarity
-from builder.assemble import (Link, Page, Site, assemble, by_place, find_collisions,
+from builder.assemble import (Link, Memo, Page, Site, assemble, by_place, find_collisions,
                               shown_path)
-from builder.cache import Cache, PublishedFile, parse_context, story_key
+from builder.cache import Cache, PublishedFile, StatIdentity, parse_context, story_key
 from builder.config import SiteConfig
 from builder.errors import BuildError, ConfigError, ContentError, Diagnostic
 from builder.fingerprint import Fingerprinter, code_identity, folder_digest
@@ -89,12 +89,16 @@ class _Summary:
 
 @dataclass(frozen=True, slots=True)
 class _Source:
-    """One discovered story file: its bytes and cache key (or None: it cannot be read)."""
+    """One discovered story file and its cache key."""
 
     path: Path
     relpath: str
-    data: bytes | None
     key: str
+    data: bytes | None = None
+    """Its bytes when they were read to take the key; None when the key came from the
+    file's unchanged identity (they are read only if the file must be parsed)."""
+    readable: bool = True
+    """False when the file could not be read: ingest says why, and the key is unique."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +133,7 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
     site_dir = config.output_path
     with (nullcontext(cache) if cache else Cache.open(config.cache_path)) as store:
         with _timed("read", timings):
-            sources = _discover(config)
+            sources = _discover(config, store)
             build_time = source_date_epoch()
             context = _context(config, build_time)
             inputs = _inputs(context, sources)
@@ -147,12 +151,13 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
         if strict and errors:
             raise ContentError(errors)
         with _timed("assemble", timings):
-            site = assemble(stories, config, build_time=build_time, sketches=sketches)
+            site = assemble(stories, config, build_time=build_time, sketches=sketches,
+                            memo=_memo(store))
             statics = static_files(config)
             _refuse_collisions(site, statics)
             warnings = _warnings(site, (*diagnostics, *store.notes), config)
         with _timed("fingerprint", timings):
-            fingerprints = _fingerprints(site, config, context)
+            fingerprints = _fingerprints(site, context, workers)
             previous = last.files if last else {}
             changed = [page for page, fingerprint in zip(site.pages, fingerprints)
                        if not _still_published(previous.get(page.output), fingerprint,
@@ -216,10 +221,11 @@ def check(config: SiteConfig) -> CheckResult:
     """Read every story and assemble the site, reporting every problem; write nothing
     but the parse cache."""
     with Cache.open(config.cache_path) as store:
-        results, sketches, _ = _read(config, _discover(config), store, _workers(1), None)
-    stories = [story for result in results for story in result.stories]
+        results, sketches, _ = _read(config, _discover(config, store), store, _workers(1), None)
+        stories = [story for result in results for story in result.stories]
+        site = assemble(stories, config, build_time=source_date_epoch(), sketches=sketches,
+                        memo=_memo(store))
     diagnostics = [d for result in results for d in result.diagnostics]
-    site = assemble(stories, config, build_time=source_date_epoch(), sketches=sketches)
     collisions = find_collisions(site.pages, _claims(site, static_files(config)))
     found = [*diagnostics, *collisions, *_warnings(site, (), config)]
     path_of = {entry.story.id: shown_path(entry.story, config) for entry in site.entries}
@@ -255,19 +261,33 @@ def static_files(config: SiteConfig) -> dict[str, Path]:
 
 # -- stages ------------------------------------------------------------------------------
 
-def _discover(config: SiteConfig) -> list[_Source]:
-    """Every story file with its bytes and cache key: the key covers the bytes, the path
-    and the parse context, so a cached parse under it is this file's parse."""
+def _discover(config: SiteConfig, store: Cache) -> list[_Source]:
+    """Every story file with its cache key: the key covers the bytes, the path and the
+    parse context, so a cached parse under it is this file's parse. A file whose identity
+    is the one it had when its key was last taken is not read again."""
     context = parse_context(config)
+    known = store.file_keys(context)
+    read: dict[str, tuple[StatIdentity, str]] = {}
     sources = []
+    started_ns = time.time_ns()
     for path in ingest.discover([config.content_path], config):
+        name = os.fspath(path)
         try:
             relpath = path.relative_to(config.content_path).as_posix()
+            info = os.stat(name)  # before reading: a later write changes it for next time
+            identity = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+            remembered = known.get(name)
+            if remembered is not None and remembered[0] == identity:
+                sources.append(_Source(path, relpath, remembered[1]))
+                continue
             data = path.read_bytes()
         except (OSError, ValueError):  # ingest.read_file says why, with a diagnostic
-            sources.append(_Source(path, path.name, None, f"unreadable:{path}"))
+            sources.append(_Source(path, path.name, f"unreadable:{path}", readable=False))
             continue
-        sources.append(_Source(path, relpath, data, story_key(context, relpath, data)))
+        key = story_key(context, relpath, data)
+        read[name] = (identity, key)
+        sources.append(_Source(path, relpath, key, data))
+    store.store_file_keys(context, read, [os.fspath(s.path) for s in sources], started_ns)
     return sources
 
 
@@ -277,29 +297,45 @@ def _read(config: SiteConfig, sources: Sequence[_Source], store: Cache, workers:
     """The parse of every file in discovery order, each story's text sketch for the
     duplicate finder, and how many files were parsed: each file's parse and sketches come
     from the cache, else are made (in worker processes when there are many) and stored."""
-    found = store.parsed([s.key for s in sources if s.data is not None])
+    found = store.parsed([s.key for s in sources if s.readable])
+    context = parse_context(config)
+    sources = [_with_bytes(s, context) if s.key not in found and s.data is None and s.readable
+               else s for s in sources]
     missing = [s for s in sources if s.key not in found]
     if progress and found:
         progress("read", len(found), len(sources))
     new: dict[str, object] = {}
     for done, (source, parsed) in enumerate(
-            zip(missing, _map(_parse_chunk, config, missing, workers)), start=len(found) + 1):
-        if source.data is not None:
+            zip(missing, _map(_parse_chunk, missing, workers, config)), start=len(found) + 1):
+        if source.readable:
             new[source.key] = parsed
         found[source.key] = parsed
         if progress:
             progress("read", done, len(sources))
     store.store_parsed(new)
     results = []
-    sketches: dict[str, similarity.TextSketch] = {}
+    sketches: dict[str, similarity.TextSketch | None] = {}
     for source in sources:
         result, sketched = found[source.key]
         results.append(result)
-        sketches.update(sketched)
-    return results, sketches, len(missing)
+        for story_id, sketch in sketched.items():
+            # Two files claiming one id (refused later) must not lend each other a sketch:
+            # neither gets one from here, and assemble makes its own.
+            sketches[story_id] = None if story_id in sketches else sketch
+    return results, {i: s for i, s in sketches.items() if s is not None}, len(missing)
 
 
-def _parse_chunk(config: SiteConfig, _nav: object, sources: Sequence[_Source]
+def _with_bytes(source: _Source, context: str) -> _Source:
+    """A source known by its identity, read to be parsed; its key is taken again from the
+    bytes read, so a file written since it was discovered is cached under its new bytes."""
+    try:
+        data = source.path.read_bytes()
+    except OSError:
+        return _Source(source.path, source.relpath, f"unreadable:{source.path}", readable=False)
+    return _Source(source.path, source.relpath, story_key(context, source.relpath, data), data)
+
+
+def _parse_chunk(config: SiteConfig, sources: Sequence[_Source]
                  ) -> Iterator[tuple[ingest.FileResult, dict[str, similarity.TextSketch]]]:
     # Sketching is the costly part of finding wire copies, and a pure function of a story:
     # done here, in the workers, and cached with the parse.
@@ -308,6 +344,12 @@ def _parse_chunk(config: SiteConfig, _nav: object, sources: Sequence[_Source]
         result = (ingest.read_file(source.path, config) if source.data is None
                   else ingest.parse_bytes(source.data, source.relpath, config))
         yield result, {s.id: sketcher.sketch(s.body) for s in result.stories}
+
+
+def _memo(store: Cache) -> Memo:
+    """Results of assemble's costly pure steps, kept in the cache under their inputs'
+    digest and the code's (a new version of the code never reuses an old result)."""
+    return lambda key, compute: store.remembered(code_identity() + key, compute)
 
 
 def _context(config: SiteConfig, build_time: dt.datetime | None) -> bytes:
@@ -324,16 +366,21 @@ def _inputs(context: bytes, sources: Sequence[_Source]) -> bytes:
     """Digest of all a build reads: the context and every story file's key, in order.
     An unreadable file has no stable key, so a build with one never counts as unchanged."""
     digest = Fingerprinter(b"")
-    if any(s.data is None for s in sources):
+    if not all(s.readable for s in sources):
         return digest.of((context, "unreadable", time.time_ns()))
     return digest.of((context, tuple(s.key for s in sources)))
 
 
-def _fingerprints(site: Site, config: SiteConfig, context: bytes) -> list[bytes]:
+def _fingerprints(site: Site, context: bytes, workers: _Workers) -> list[bytes]:
     """One fingerprint per page: what it shows, plus the context and the navigation every
-    template sees."""
-    fingerprinter = Fingerprinter(Fingerprinter(b"").of((context, site.nav)))
-    return [fingerprinter.page(page) for page in site.pages]
+    template sees. Shared among the workers like rendering: each digests its share."""
+    base = Fingerprinter(b"").of((context, site.nav))
+    return list(_map(_fingerprint_chunk, site.pages, workers, base))
+
+
+def _fingerprint_chunk(base: bytes, pages: Sequence[Page]) -> Iterator[bytes]:
+    fingerprinter = Fingerprinter(base)  # one per chunk: records reached twice digest once
+    return (fingerprinter.page(page) for page in pages)
 
 
 def _still_published(previous: PublishedFile | None, fingerprint: bytes,
@@ -358,11 +405,11 @@ def _write(config: SiteConfig, fresh: list[tuple[str, bytes]], kept: list[str],
                                     kept=kept)
         return result.written, result.identities, None
     indexed: list[search.SearchStats] = []
-    written = output.write_site(
+    result = output.write_site(
         fresh, site_dir, copies=list(statics.items()), kept=kept,
         before_swap=(lambda staging: indexed.append(search.index_site(staging, config=config)))
-        if config.search else None).written
-    return written, output.snapshot(site_dir), indexed[0] if indexed else None
+        if config.search else None)
+    return result.written, result.identities, indexed[0] if indexed else None
 
 
 def _refuse_collisions(site: Site, statics: dict[str, Path]) -> None:
@@ -389,7 +436,7 @@ def _warnings(site: Site, diagnostics: Sequence[Diagnostic], config: SiteConfig
 def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], workers: _Workers,
             progress: Progress | None) -> list[bytes]:
     rendered: list[bytes] = []
-    for done, data in enumerate(_map(_render_chunk, config, pages, workers, nav), start=1):
+    for done, data in enumerate(_map(_render_chunk, pages, workers, config, nav), start=1):
         rendered.append(data)
         if progress and (done % 100 == 0 or done == len(pages)):
             progress("render", done, len(pages))
@@ -434,21 +481,21 @@ def _workers(jobs: int | None) -> _Workers:
     return _Workers(os.cpu_count() or 1, _MIN_ITEMS_PER_WORKER)
 
 
-def _map(function: Callable[..., Iterator], config: SiteConfig, items: Sequence,
-         workers: _Workers, nav: tuple[Link, ...] = ()) -> Iterator:
-    """Apply the generator ``function(config, nav, chunk)`` to chunks of ``items``, in order,
+def _map(function: Callable[..., Iterator], items: Sequence, workers: _Workers,
+         *arguments: object) -> Iterator:
+    """Apply the generator ``function(*arguments, chunk)`` to chunks of ``items``, in order,
     yielding one result per item; in worker processes when there is enough work to pay for
     them. In-process the whole list is one lazy chunk, so set-up (compiling templates) runs
     once and results still arrive one by one for the progress bar."""
     processes = workers.for_items(len(items))
     if processes == 1:
-        yield from function(config, nav, items)
+        yield from function(*arguments, items)
         return
     # Few chunks: each builds its own environment (compiling the templates) once.
     size = max(1, -(-len(items) // (processes * 2)))
     bounds = [(start, min(start + size, len(items))) for start in range(0, len(items), size)]
     global _inherited
-    _inherited = (function, config, nav, items)
+    _inherited = (function, arguments, items)
     try:
         with ProcessPoolExecutor(max_workers=processes, mp_context=_FORK) as pool:
             for results in pool.map(_run_chunk, bounds):
@@ -458,7 +505,7 @@ def _map(function: Callable[..., Iterator], config: SiteConfig, items: Sequence,
 
 
 _FORK = multiprocessing.get_context("fork")
-_inherited: tuple[Callable[..., Iterator], SiteConfig, tuple[Link, ...], Sequence] | None = None
+_inherited: tuple[Callable[..., Iterator], tuple[object, ...], Sequence] | None = None
 """The work of the pool being started. Forked workers inherit it instead of receiving it
 pickled: pickling every page's stories to the workers cost more than rendering them."""
 
@@ -466,9 +513,9 @@ pickled: pickling every page's stories to the workers cost more than rendering t
 def _run_chunk(bounds: tuple[int, int]) -> list:
     """One worker's chunk of the inherited work, as one list (results cross back pickled)."""
     assert _inherited is not None  # set by _map before the pool forks
-    function, config, nav, items = _inherited
+    function, arguments, items = _inherited
     start, end = bounds
-    return list(function(config, nav, items[start:end]))
+    return list(function(*arguments, items[start:end]))
 
 
 @contextmanager

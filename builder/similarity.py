@@ -41,7 +41,9 @@ __all__ = [
     "DuplicateIndex",
     "Sketcher",
     "TextSketch",
+    "exact_digest",
     "find_duplicates",
+    "related_inputs",
     "related_stories",
 ]
 
@@ -64,7 +66,7 @@ MIN_SIZE_RATIO = 0.5
 share of the longer one's shingles: a re-post that drops a paragraph, not a brief that is
 quoted in a long feature."""
 
-SKETCH_VERSION = f"minhash-oph-{SHINGLE_WORDS}w-{SKETCH_BINS}x32-v1"
+SKETCH_VERSION = f"minhash-oph-{SHINGLE_WORDS}w-{SKETCH_BINS}x32-v2"
 """Names how sketches are made: part of any cache key for stored sketches."""
 
 _BIN_BITS = 8  # log2(SKETCH_BINS)
@@ -88,6 +90,9 @@ class TextSketch:
     such a text is never anyone's duplicate."""
     values: bytes = b""
     """``SKETCH_BINS`` unsigned 32-bit little-endian minima (empty when ``shingles`` is 0)."""
+    exact: str = field(default="", compare=False)
+    """:func:`exact_digest` of the text: equal for exact copies ('' for an empty text). Not
+    part of the similarity summary, so not compared."""
 
     def __post_init__(self) -> None:
         # Sketches come back from caches: refuse one that cannot have been made here.
@@ -114,6 +119,15 @@ class TextSketch:
         return min(1.0, common / smaller)
 
 
+def exact_digest(text: str) -> str:
+    """Digest of a text with its whitespace collapsed: two exact copies of a story whose
+    files differ only in headers or line wrapping have the same ('' for an empty text)."""
+    collapsed = " ".join(text.split())
+    if not collapsed:
+        return ""
+    return hashlib.blake2b(collapsed.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
 class Sketcher:
     """Turns text into :class:`TextSketch` values.
 
@@ -127,10 +141,11 @@ class Sketcher:
         self._tables: tuple[dict[str, int], ...] = tuple({} for _ in range(SHINGLE_WORDS))
 
     def sketch(self, text: str) -> TextSketch:
+        exact = exact_digest(text)
         words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
         count = len(words) - SHINGLE_WORDS + 1
         if count <= 0:
-            return TextSketch(shingles=0)
+            return TextSketch(shingles=0, exact=exact)
         self._learn(words)
         tables = self._tables
         hashes = list(map(tables[0].__getitem__, words[:count]))
@@ -138,7 +153,8 @@ class Sketcher:
             hashes = list(map(xor, hashes, map(tables[position].__getitem__,
                                                 words[position:position + count])))
         distinct = list(set(hashes))
-        return TextSketch(shingles=len(distinct), values=_one_permutation_minima(distinct))
+        return TextSketch(shingles=len(distinct), values=_one_permutation_minima(distinct),
+                          exact=exact)
 
     def _learn(self, words: list[str]) -> None:
         first = self._tables[0]
@@ -412,6 +428,21 @@ def related_stories(stories: Sequence[Story], duplicates: DuplicateIndex | None 
         related[story.id] = tuple(ordered[other].id for other in
                                   _top(scores, k, newest_first))
     return MappingProxyType(related)
+
+
+def related_inputs(stories: Sequence[Story], duplicates: DuplicateIndex | None = None,
+                   k: int = 5) -> bytes:
+    """Digest of everything :func:`related_stories` reads from its arguments: each story's
+    id, date, topic and casefolded tags, the duplicate groups and ``k``. Equal digests give
+    equal results (for the same code), so a caller may keep the result under it."""
+    digest = hashlib.blake2b(f"related k={k}\n".encode(), digest_size=16)
+    for story in sorted(stories, key=lambda story: story.sort_key):
+        tags = tuple(sorted({tag.casefold() for tag in story.tags}))
+        # repr quotes and escapes every string: no two different inputs read the same.
+        digest.update(repr((story.id, chronological(story.date), story.topic, tags))
+                      .encode("utf-8", "surrogatepass") + b"\n")
+    digest.update(repr((duplicates or DuplicateIndex()).groups).encode("utf-8", "surrogatepass"))
+    return digest.digest()
 
 
 def _representatives(ordered: Sequence[Story], index_of: Mapping[str, int],

@@ -263,3 +263,45 @@ def test_the_last_build_is_recognised_on_disk_until_anything_changes(tmp_path):
         assert not last.still_on_disk(output.snapshot(site))
         cache.forget_build(site)
         assert cache.last_build(site) is None
+
+
+# -- derived values ------------------------------------------------------------------------
+
+def test_a_derived_value_is_computed_once_and_survives_a_reopen(tmp_path):
+    calls = []
+
+    def compute(value):
+        def run():
+            calls.append(value)
+            return {"related": (value,)}
+        return run
+
+    with Cache.open(tmp_path) as store:
+        assert store.remembered(b"k1", compute("a")) == {"related": ("a",)}
+        assert store.remembered(b"k1", compute("b")) == {"related": ("a",)}
+    with Cache.open(tmp_path) as store:
+        assert store.remembered(b"k1", compute("c")) == {"related": ("a",)}
+        assert store.remembered(b"k2", compute("d")) == {"related": ("d",)}
+    assert calls == ["a", "d"]
+
+
+def test_only_the_newest_derived_values_are_kept(tmp_path):
+    with Cache.open(tmp_path) as store:
+        for number in range(cache_module._DERIVED_KEPT + 5):
+            store.remembered(b"key%d" % number, lambda number=number: number)
+        store.remembered(b"key0", lambda: "again")  # used most recently now, recomputed
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        keys = {bytes(row[0]) for row in db.execute("SELECT key FROM derived")}
+    assert len(keys) == cache_module._DERIVED_KEPT and b"key0" in keys
+    with Cache.open(tmp_path) as store:
+        assert store.remembered(b"key0", lambda: "third") == "again"
+        assert store.remembered(b"key1", lambda: "gone") == "gone"
+
+
+def test_a_damaged_derived_value_is_computed_again(tmp_path):
+    with Cache.open(tmp_path) as store:
+        store.remembered(b"k", lambda: 1)
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        db.execute("UPDATE derived SET value = x'00ff'")
+    with Cache.open(tmp_path) as store:
+        assert store.remembered(b"k", lambda: 2) == 2

@@ -81,3 +81,46 @@ def test_folder_digest_sees_names_and_bytes(tmp_path):
     renamed = folder_digest([tmp_path / "a", tmp_path / "missing"])
     assert len({before, after, renamed}) == 3
     assert folder_digest([tmp_path / "missing", tmp_path / "a"]) != renamed  # order counts
+
+
+class _Name(str):
+    pass
+
+
+def test_kinds_that_print_alike_differ():
+    """Values whose text, or items, are alike but whose kind a template can tell apart."""
+    from collections import namedtuple
+    pair, other = namedtuple("pair", "a b"), namedtuple("other", "a b")
+    fingerprinter = Fingerprinter(b"")
+    values = ["x", "path:x", Path("x"), _Name("x"), f"time:{dt.date(2021, 1, 14)!r}",
+              dt.date(2021, 1, 14), dt.datetime(2021, 1, 14), ("a", "b"), pair("a", "b"),
+              other("a", "b"), ["a", "b"], b"x", 0.0, -0.0, 0, False, {"a": "b"},
+              frozenset({"a", "b"}), Link("x", "/"), Link(_Name("x"), "/"), Link(1, "/"),
+              Link(True, "/"), Link(1.0, "/"), Link(("x",), "/"), (Link("x", "/"),)]
+    digests = [fingerprinter.of(value) for value in values]
+    assert len(set(digests)) == len(values)
+    fresh = Fingerprinter(b"")  # what the first one remembered changes nothing
+    assert [fresh.of(value) for value in reversed(values)] == digests[::-1]
+
+
+def test_mapping_order_counts_and_set_order_does_not():
+    fingerprinter = Fingerprinter(b"")
+    assert fingerprinter.of({"a": 1, "b": 2}) != fingerprinter.of({"b": 2, "a": 1})
+    assert fingerprinter.of({3, 1, 2}) == fingerprinter.of({1, 2, 3})
+    assert fingerprinter.of(frozenset({"b", "a"})) == fingerprinter.of(frozenset({"a", "b"}))
+
+
+def test_a_remembered_record_and_an_equal_copy_agree_and_a_changed_copy_does_not():
+    fingerprinter = Fingerprinter(b"c")
+    first = fingerprinter.page(page(entries=(STORY, STORY), heading="H"))
+    copies = (dataclasses.replace(STORY), dataclasses.replace(STORY))
+    assert fingerprinter.page(page(entries=copies, heading="H")) == first
+    changed = (STORY, dataclasses.replace(STORY, tags=("Baku",)))
+    assert fingerprinter.page(page(entries=changed, heading="H")) != first
+
+
+def test_an_unknown_type_deep_inside_is_refused():
+    with pytest.raises(TypeError, match="cannot fingerprint"):
+        Fingerprinter(b"").page(page(entries=((Link("a", object()),),)))
+    with pytest.raises(TypeError, match="cannot fingerprint"):
+        Fingerprinter(b"").of(dataclasses.replace(STORY, tags=(1j,)))

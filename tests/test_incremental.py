@@ -186,7 +186,7 @@ def test_an_edit_renders_exactly_the_pages_that_show_the_story(tmp_path, monkeyp
     result = pipeline.build(config, jobs=1)
 
     with Cache.open(config.cache_path) as cache:
-        results, _, _ = pipeline._read(config, pipeline._discover(config), cache,
+        results, _, _ = pipeline._read(config, pipeline._discover(config, cache), cache,
                                        pipeline._workers(1), None)
     stories = [story for result in results for story in result.stories]
     edited = next(s for s in stories if s.path == path.relative_to(config.content_path).as_posix())
@@ -220,3 +220,57 @@ def test_a_warm_cache_object_serves_many_builds(tmp_path):
         result = pipeline.build(config, jobs=1, cache=cache)
     assert result.parsed == 1 and 0 < result.rendered < result.pages
     assert tree(config.output_path) == fresh_site(config, "warm")
+
+
+def test_an_unchanged_archive_is_recognised_by_file_identity_without_reading_it(
+        tmp_path, monkeypatch):
+    from builder import cache as cache_module
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0)  # trust files written a moment ago
+    config = make_project(tmp_path, 6)
+    pipeline.build(config, jobs=1)
+    read = []
+    original = Path.read_bytes
+
+    def spy(path: Path) -> bytes:
+        read.append(path)
+        return original(path)
+    monkeypatch.setattr(Path, "read_bytes", spy)
+    result = pipeline.build(config, jobs=1)
+    assert result.written == 0
+    assert not [path for path in read if config.content_path in path.parents]
+
+
+def test_a_rewrite_keeping_size_and_modification_time_is_still_seen(tmp_path, monkeypatch):
+    """Tools that restore modification times (rsync -t, archive extraction) cannot hide an
+    edit: the change time and inode are part of a file's identity too."""
+    import os
+    import time
+    from builder import cache as cache_module
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0)
+    config = make_project(tmp_path, 6)
+    path = next(config.content_path.rglob("*.md"))
+    pipeline.build(config, jobs=1)
+    before = os.stat(path)
+    time.sleep(0.05)
+    text = path.read_text(encoding="utf-8")
+    changed = text.replace("Body of story", "Body of STORY")
+    assert len(changed) == len(text) and changed != text
+    with open(path, "r+", encoding="utf-8") as stream:  # in place: the inode stays
+        stream.write(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns and os.stat(path).st_ino == before.st_ino
+    pipeline.build(config, jobs=1)
+    assert tree(config.output_path) == fresh_site(config, "rewritten")
+    assert any(b"Body of STORY" in data for data in tree(config.output_path).values())
+
+
+def test_a_file_changed_just_before_it_was_read_is_read_again(tmp_path):
+    """A file modified within RACY_SECONDS of being read could change again within the same
+    timestamp tick, so its identity is not trusted next time."""
+    config = make_project(tmp_path, 3)
+    with Cache.open(config.cache_path) as cache:
+        sources = pipeline._discover(config, cache)
+        assert all(source.data is not None for source in sources)
+        again = pipeline._discover(config, cache)  # the files were all written just now
+        assert all(source.data is not None for source in again)
+        assert [s.key for s in again] == [s.key for s in sources]

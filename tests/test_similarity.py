@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import math
@@ -26,6 +27,7 @@ from builder.similarity import (
     Sketcher,
     TextSketch,
     find_duplicates,
+    related_inputs,
     related_stories,
 )
 
@@ -74,6 +76,10 @@ def test_sketch_ignores_case_punctuation_and_line_wrapping():
     sketcher = Sketcher()
     assert sketcher.sketch(text) == sketcher.sketch(rewrapped)
     assert sketcher.sketch(text).similarity(sketcher.sketch(rewrapped)) == 1.0
+    # The exact-copy digest is stricter: whitespace only.
+    assert sketcher.sketch(text).exact != sketcher.sketch(rewrapped).exact
+    assert sketcher.sketch(text).exact == sketcher.sketch(" " + text.replace(" ", "\n  ")).exact
+    assert sketcher.sketch("").exact == "" and sketcher.sketch("Too short.").exact != ""
 
 
 def test_sketch_does_not_depend_on_what_was_sketched_before():
@@ -447,3 +453,42 @@ def test_a_sketch_that_cannot_have_been_made_here_is_refused():
         TextSketch(shingles=3, values=b"\0" * 12)
     with pytest.raises(ValueError, match="sketch"):
         TextSketch(shingles=0, values=b"\0" * 1024)
+
+
+# -- the digest of related coverage's inputs ---------------------------------------------------
+
+_TAG_POOL = ["Baku", "Ankara", "Moscow", "OPEC", "Vladimir Putin", "baku", "Gas", "Rail"]
+
+
+@st.composite
+def small_archives(draw):
+    count = draw(st.integers(min_value=1, max_value=8))
+    return [story(f"s{n}", body=draw(st.sampled_from(["", "One text.", "Another text."])),
+                  date=DAY + dt.timedelta(days=draw(st.integers(0, 90))),
+                  topic=draw(st.sampled_from(["world", "business"])),
+                  tags=tuple(draw(st.lists(st.sampled_from(_TAG_POOL), max_size=4))))
+            for n in range(count)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(small_archives(), st.data())
+def test_related_inputs_cover_what_related_stories_reads(archive, data):
+    """Equal digests give equal related lists (so a cached result may be reused); a change
+    to what related coverage reads changes the digest, one to anything else does not."""
+    index = data.draw(st.integers(0, len(archive) - 1))
+    field, value = data.draw(st.sampled_from([
+        ("body", "A corrected text."), ("title", "A new headline"),
+        ("tags", ("Rail", "Gas")), ("topic", "sport"),
+        ("date", dt.date(2020, 1, 1)), ("tags", ())]))
+    changed = list(archive)
+    changed[index] = dataclasses.replace(archive[index], **{field: value})
+    groups = DuplicateIndex(((archive[0].id, archive[-1].id),)) if len(archive) > 1 else None
+    before, after = related_inputs(archive, groups, 3), related_inputs(changed, groups, 3)
+    reads_it = field in ("tags", "topic", "date") and getattr(archive[index], field) != value \
+        and not (field == "tags" and {t.casefold() for t in archive[index].tags}
+                 == {t.casefold() for t in value})
+    assert (before != after) == reads_it
+    if before == after:
+        assert related_stories(archive, groups, 3) == related_stories(changed, groups, 3)
+    assert related_inputs(archive, groups, 2) != before
+    assert related_inputs(list(reversed(archive)), groups, 3) == before
