@@ -237,7 +237,7 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     # Undated stories sort as '' and so land last in newest-first order.
     taxonomies, term_diagnostics = _taxonomies(newest_first, config)
     diagnostics.extend(term_diagnostics)
-    lookup = {kind: {key: term for term in terms for key in _keys_of(term)}
+    lookup = {kind: {key: term.link for term in terms for key in _keys_of(term)}
               for kind, terms in taxonomies.items()}
     entries = _entries(newest_first, config, lookup, duplicates, related)
     archive = _archive(_once_per_copy(entries), config)
@@ -405,7 +405,7 @@ def _taxonomies(stories: Sequence[Story], config: SiteConfig
 
 
 def _entries(stories: Sequence[Story], config: SiteConfig,
-             lookup: Mapping[str, Mapping[str, Term]], duplicates: similarity.DuplicateIndex,
+             lookup: Mapping[str, Mapping[str, Link]], duplicates: similarity.DuplicateIndex,
              related: Mapping[str, tuple[str, ...]]) -> tuple[Entry, ...]:
     """Each story with the URLs it links to: its terms, the other versions of its wire copy
     and its related stories."""
@@ -413,8 +413,7 @@ def _entries(stories: Sequence[Story], config: SiteConfig,
     by_id = {story.id: story for story in stories}
 
     def link(kind: str, name: str | None) -> Link | None:
-        term = lookup[kind].get(term_key(name)) if name else None
-        return term.link if term else None
+        return lookup[kind].get(term_key(name)) if name else None
 
     def reported_by(story_id: str) -> Link:
         story = by_id[story_id]
@@ -444,12 +443,14 @@ def _entries(stories: Sequence[Story], config: SiteConfig,
 def _archive(entries: Sequence[Entry], config: SiteConfig) -> tuple[ArchiveNode, ...]:
     days: Counter[dt.date] = Counter(urls.local_day(e.story.date, config)
                                      for e in entries if e.story.date is not None)
+    by_month: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
+    for day in sorted(days, reverse=True):
+        by_month[(day.year, day.month)].append(day)
     years = []
     for year in sorted({d.year for d in days}, reverse=True):
         months = []
-        for month in sorted({d.month for d in days if d.year == year}, reverse=True):
-            in_month = sorted((d for d in days if (d.year, d.month) == (year, month)),
-                              reverse=True)
+        for month in sorted({m for y, m in by_month if y == year}, reverse=True):
+            in_month = by_month[(year, month)]
             day_nodes = tuple(ArchiveNode(f"{d.day} {MONTHS[d.month - 1]} {d.year}",
                                           urls.archive_path(year, month, d.day), days[d])
                               for d in in_month)

@@ -157,7 +157,7 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
             _refuse_collisions(site, statics)
             warnings = _warnings(site, (*diagnostics, *store.notes), config)
         with _timed("fingerprint", timings):
-            fingerprints = _fingerprints(site, context, workers)
+            fingerprints = _fingerprints(site, context)
             previous = last.files if last else {}
             changed = [page for page, fingerprint in zip(site.pages, fingerprints)
                        if not _still_published(previous.get(page.output), fingerprint,
@@ -371,16 +371,12 @@ def _inputs(context: bytes, sources: Sequence[_Source]) -> bytes:
     return digest.of((context, tuple(s.key for s in sources)))
 
 
-def _fingerprints(site: Site, context: bytes, workers: _Workers) -> list[bytes]:
+def _fingerprints(site: Site, context: bytes) -> list[bytes]:
     """One fingerprint per page: what it shows, plus the context and the navigation every
-    template sees. Shared among the workers like rendering: each digests its share."""
-    base = Fingerprinter(b"").of((context, site.nav))
-    return list(_map(_fingerprint_chunk, site.pages, workers, base))
-
-
-def _fingerprint_chunk(base: bytes, pages: Sequence[Page]) -> Iterator[bytes]:
-    fingerprinter = Fingerprinter(base)  # one per chunk: records reached twice digest once
-    return (fingerprinter.page(page) for page in pages)
+    template sees. In this process: forked workers would copy every story they touch
+    (reference counts write to the shared pages), which costs more than the digests."""
+    fingerprinter = Fingerprinter(Fingerprinter(b"").of((context, site.nav)))
+    return [fingerprinter.page(page) for page in site.pages]
 
 
 def _still_published(previous: PublishedFile | None, fingerprint: bytes,

@@ -10,6 +10,7 @@ path that could land outside the output directory.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from builder.config import SiteConfig
 from builder.model import Story
@@ -90,6 +91,11 @@ def absolute(config: SiteConfig, path: str) -> str:
     return config.base_url + path.lstrip("/")
 
 
+_FORBIDDEN = re.compile(r"[\\%?#:\x00-\x1f]")
+"""Characters no site path may hold: backslash, percent-escapes, query, fragment, scheme
+separator and control characters (NUL among them)."""
+
+
 def output_path(path: str) -> str:
     """The file, relative to the output directory, that serves the site path ``path``.
 
@@ -100,7 +106,7 @@ def output_path(path: str) -> str:
     """
     if not path.startswith("/") or path.startswith("//"):
         raise UnsafePath(f"site path must start with a single '/': {path!r}")
-    if any(c in path for c in "\\\0%?#:") or any(ord(c) < 0x20 for c in path):
+    if _FORBIDDEN.search(path):
         raise UnsafePath(f"site path contains a forbidden character: {path!r}")
     segments = path[1:].split("/")
     if path.endswith("/"):
