@@ -239,8 +239,10 @@ def gazette_builder(root: Path) -> Builder:
     command = [sys.executable, "-m", "builder", "--root", str(root), "build"]
     from builder import __version__
 
+    # Cold: no site, no reserve of the previous site, no cache.
     return Builder("gazette", __version__, command, root, root / "site",
-                   (root / "site", root / ".gazette-cache"), command, "no-op rebuild", env)
+                   (root / "site", root / ".site-reserve", root / ".gazette-cache"), command,
+                   "no-op rebuild", env)
 
 
 def pelican_builder(root: Path) -> Builder:
