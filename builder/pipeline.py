@@ -270,10 +270,12 @@ def _discover(config: SiteConfig, store: Cache) -> list[_Source]:
     read: dict[str, tuple[StatIdentity, str]] = {}
     sources = []
     started_ns = time.time_ns()
+    inside = os.path.join(os.fspath(config.content_path), "")
     for path in ingest.discover([config.content_path], config):
         name = os.fspath(path)
         try:
-            relpath = path.relative_to(config.content_path).as_posix()
+            relpath = (name[len(inside):].replace(os.sep, "/") if name.startswith(inside)
+                       else path.relative_to(config.content_path).as_posix())
             info = os.stat(name)  # before reading: a later write changes it for next time
             identity = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
             remembered = known.get(name)
