@@ -57,4 +57,4 @@ bench-full: $(STAMP)
 	$(BIN)/python -m benchmarks.preview
 
 clean:
-	rm -rf $(VENV) site .gazette-cache .pytest_cache .hypothesis node_modules
+	rm -rf $(VENV) site .site-reserve .site.lock .gazette-cache .pytest_cache .hypothesis node_modules
