@@ -240,9 +240,10 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     lookup = {kind: {key: term.link for term in terms for key in _keys_of(term)}
               for kind, terms in taxonomies.items()}
     entries = _entries(newest_first, config, lookup, duplicates, related)
-    archive = _archive(_once_per_copy(entries), config)
+    listed = _once_per_copy(entries)
+    archive = _archive(listed, config)
     updated = build_time or _newest_moment(newest_first)
-    pages = _pages(entries, taxonomies, archive, config, updated)
+    pages = _pages(entries, listed, taxonomies, archive, config, updated)
     files = [(".nojekyll", b"")]
     if config.cname:
         files.append(("CNAME", config.cname.encode("ascii") + b"\n"))
@@ -469,11 +470,11 @@ def _newest_moment(stories: Sequence[Story]) -> Moment | None:
 
 # -- pages -------------------------------------------------------------------------------
 
-def _pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term, ...]],
-           archive: tuple[ArchiveNode, ...], config: SiteConfig,
-           updated: Moment | None) -> tuple[Page, ...]:
+def _pages(entries: tuple[Entry, ...], listed: tuple[Entry, ...],
+           taxonomies: Mapping[str, tuple[Term, ...]], archive: tuple[ArchiveNode, ...],
+           config: SiteConfig, updated: Moment | None) -> tuple[Page, ...]:
+    """Every page; ``listed`` is ``entries`` with each wire copy once (:func:`_once_per_copy`)."""
     by_id = {e.story.id: e for e in entries}
-    listed = _once_per_copy(entries)
     pages: list[Page] = []
     pages += _list_pages("/", listed, config, template="list.html", title=config.title,
                          description=config.description, heading="Latest stories",

@@ -41,6 +41,7 @@ import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from builder import __version__, ingest, similarity  # noqa: F401 - loaded before hashing
@@ -365,16 +366,18 @@ class Cache:
 
     # -- file keys -------------------------------------------------------------------------
 
-    def file_keys(self, context: str) -> dict[str, tuple[StatIdentity, str]]:
+    def file_keys(self, context: str) -> Mapping[str, tuple[StatIdentity, str]]:
         """Absolute path → (identity, key) of every story file remembered under ``context``."""
-        if self._files is not None and self._files[0] == context:
-            return dict(self._files[1])
-        rows = self._db.execute("SELECT path, size, mtime_ns, ctime_ns, inode, key FROM files "
-                                "WHERE context = ?", (context,))
-        known = {path: ((size, mtime_ns, ctime_ns, inode), key)
-                 for path, size, mtime_ns, ctime_ns, inode, key in rows}
-        self._files = (context, known)
-        return dict(known)
+        return MappingProxyType(self._file_keys(context))
+
+    def _file_keys(self, context: str) -> dict[str, tuple[StatIdentity, str]]:
+        """The memory layer of the ``files`` table for ``context``, read once."""
+        if self._files is None or self._files[0] != context:
+            rows = self._db.execute("SELECT path, size, mtime_ns, ctime_ns, inode, key "
+                                    "FROM files WHERE context = ?", (context,))
+            self._files = (context, {path: ((size, mtime_ns, ctime_ns, inode), key)
+                                     for path, size, mtime_ns, ctime_ns, inode, key in rows})
+        return self._files[1]
 
     def store_file_keys(self, context: str, read: Mapping[str, tuple[StatIdentity, str]],
                         present: Collection[str], now_ns: int) -> None:
@@ -384,7 +387,7 @@ class Cache:
         racy = now_ns - RACY_SECONDS * 1_000_000_000
         trusted = {path: entry for path, entry in read.items()
                    if entry[0][1] < racy and entry[0][2] < racy}
-        known = self.file_keys(context)
+        known = self._file_keys(context)
         gone = known.keys() - set(present)
         if not trusted and not gone:
             return
@@ -397,10 +400,7 @@ class Cache:
                 ((path, context, *identity, key) for path, (identity, key) in trusted.items()))
         for path in gone:
             del known[path]
-        for path in read.keys() - trusted.keys():  # racy: forget any older entry too
-            known.pop(path, None)
         known.update(trusted)
-        self._files = (context, known)
 
     # -- derived values --------------------------------------------------------------------
 

@@ -223,9 +223,7 @@ def snapshot(output: Path) -> dict[str, FileIdentity]:
                 if entry.is_dir(follow_symlinks=False):
                     walk(entry.path, relative + "/")
                     continue
-                info = entry.stat(follow_symlinks=False)
-                found[relative] = ((info.st_size, info.st_mtime_ns, info.st_ino)
-                                   if stat.S_ISREG(info.st_mode) else _NOT_A_FILE)
+                found[relative] = _identity_of(entry.stat(follow_symlinks=False))
     try:
         walk(os.fspath(output), "")
     except (FileNotFoundError, NotADirectoryError):
@@ -234,9 +232,7 @@ def snapshot(output: Path) -> dict[str, FileIdentity]:
 
 
 def identity(path: Path) -> FileIdentity:
-    info = os.lstat(path)
-    return (info.st_size, info.st_mtime_ns, info.st_ino) if stat.S_ISREG(info.st_mode) \
-        else _NOT_A_FILE
+    return _identity_of(os.lstat(path))
 
 
 def _remove_empty_parents(folder: Path, root: Path) -> None:
@@ -487,7 +483,10 @@ def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
 
 
 def _identity_of(info: os.stat_result) -> FileIdentity:
-    return (info.st_size, info.st_mtime_ns, info.st_ino)
+    """The identity of a file from its status; anything but a regular file gets one no
+    file has."""
+    return (info.st_size, info.st_mtime_ns, info.st_ino) if stat.S_ISREG(info.st_mode) \
+        else _NOT_A_FILE
 
 
 def _read(path: str) -> bytes:
@@ -528,7 +527,7 @@ def _link(previous: str, target: str, info: os.stat_result) -> FileIdentity:
             raise
         shutil.copyfile(previous, target)  # no hard links here: a copy keeps the bytes
         return identity(Path(target))
-    return _identity_of(info) if stat.S_ISREG(info.st_mode) else identity(Path(target))
+    return _identity_of(info)  # a hard link shares the status of what it links
 
 
 def _make_world_readable(staging: Path) -> None:

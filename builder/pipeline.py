@@ -100,6 +100,10 @@ class _Source:
     readable: bool = True
     """False when the file could not be read: ingest says why, and the key is unique."""
 
+    @classmethod
+    def unreadable(cls, path: Path, relpath: str) -> _Source:
+        return cls(path, relpath, f"unreadable:{path}", readable=False)
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -284,7 +288,7 @@ def _discover(config: SiteConfig, store: Cache) -> list[_Source]:
                 continue
             data = path.read_bytes()
         except (OSError, ValueError):  # ingest.read_file says why, with a diagnostic
-            sources.append(_Source(path, path.name, f"unreadable:{path}", readable=False))
+            sources.append(_Source.unreadable(path, path.name))
             continue
         key = story_key(context, relpath, data)
         read[name] = (identity, key)
@@ -333,7 +337,7 @@ def _with_bytes(source: _Source, context: str) -> _Source:
     try:
         data = source.path.read_bytes()
     except OSError:
-        return _Source(source.path, source.relpath, f"unreadable:{source.path}", readable=False)
+        return _Source.unreadable(source.path, source.relpath)
     return _Source(source.path, source.relpath, story_key(context, source.relpath, data), data)
 
 
