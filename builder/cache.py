@@ -31,7 +31,9 @@ Values are pickled: the cache is private to the project, written and read only b
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import importlib.metadata
 import os
@@ -234,7 +236,8 @@ class Cache:
         path = Path(folder) / DATABASE_NAME
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            connection, notes = _connect(str(path))
+            with _opening(path):
+                connection, notes = _connect(str(path))
             return cls(connection, str(path), notes)
         except sqlite3.OperationalError as exc:  # cannot open or lock it: leave it be
             unusable: Exception = exc
@@ -242,8 +245,9 @@ class Cache:
             # A truncated copy or another program's file: it only ever saved time.
             note = _note(path, f"the build cache was unreadable ({exc}) and was replaced")
             try:
-                _remove_database(path)
-                connection, notes = _connect(str(path))
+                with _opening(path):
+                    _remove_database(path)
+                    connection, notes = _connect(str(path))
                 return cls(connection, str(path), (note, *notes))
             except (sqlite3.Error, OSError) as again:
                 unusable = again
@@ -455,6 +459,17 @@ class _Transaction:
 
     def __exit__(self, kind: object, *rest: object) -> None:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+@contextlib.contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """Processes opening one cache take turns (a lock file beside the database): two that
+    switch a new database to write-ahead logging at once make one fail with "database is
+    locked" without waiting, and one could take the other's half-made file for a damaged
+    one and replace it."""
+    with open(f"{path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _connect(location: str) -> tuple[sqlite3.Connection, tuple[Diagnostic, ...]]:
