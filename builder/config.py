@@ -126,6 +126,13 @@ class SiteConfig:
     def day_first(self) -> bool:
         return self.date_order == "DMY"
 
+    @property
+    def portable(self) -> SiteConfig:
+        """These settings without the project's location: what a build's digests take, so
+        one project built from its folder, with ``--root /its/path`` or after a move is one
+        build (no page shows the root)."""
+        return dataclasses.replace(self, root=Path("."))
+
     def replace(self, **changes: object) -> SiteConfig:
         """A copy with ``changes`` applied and validated (for command-line overrides)."""
         return _validated(dataclasses.replace(self, **changes))

@@ -365,7 +365,7 @@ def _context(config: SiteConfig, build_time: dt.datetime | None) -> bytes:
     return digest.of((code_identity(),
                       folder_digest([config.templates_path, render.DEFAULT_TEMPLATES]),
                       folder_digest([render.DEFAULT_STATIC, config.static_path]),
-                      config, build_time))
+                      config.portable, build_time))
 
 
 def _inputs(context: bytes, sources: Sequence[_Source]) -> bytes:

@@ -222,6 +222,17 @@ def test_a_second_build_rewrites_nothing_and_deleted_stories_vanish(project):
     assert b"story-0" not in site["index.html"]
 
 
+def test_where_the_project_is_named_from_does_not_count(project, monkeypatch):
+    """`gazette build` from the project folder and `gazette --root /its/path build` (the
+    preview server, scripts) are one build: the second renders and parses nothing."""
+    for n in range(4):
+        add_story(project, n)
+    pipeline.build(config_for(project))
+    monkeypatch.chdir(project)
+    again = pipeline.build(config_for(Path(".")))
+    assert (again.rendered, again.parsed, again.written) == (0, 0, 0)
+
+
 def test_rebuilds_are_byte_identical_across_workers_and_environment(project, monkeypatch):
     for n in range(60):
         add_story(project, n)
