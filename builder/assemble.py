@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from builder import similarity, urls
@@ -27,7 +28,7 @@ from builder.model import Moment, Story, chronological
 
 __all__ = [
     "ArchiveNode", "Entry", "Link", "Page", "Pagination", "Site", "Term", "assemble", "by_place",
-    "find_collisions", "shown_path", "term_key",
+    "find_collisions", "same", "shown_path", "term_key",
 ]
 
 TAXONOMY_LABELS = {"topics": "Topics", "tags": "Tags", "sources": "Sources",
@@ -179,6 +180,8 @@ class Site:
     """Main navigation: home, each non-empty taxonomy, the archive."""
     duplicates: similarity.DuplicateIndex = similarity.DuplicateIndex()
     """Groups of stories that are one wire copy, earliest version first."""
+    config: SiteConfig = SiteConfig()
+    """The settings the site was assembled with."""
 
 
 def by_place(diagnostic: Diagnostic) -> tuple[str, int, str, str]:
@@ -214,7 +217,7 @@ def term_key(name: str) -> str:
 def assemble(stories: Iterable[Story], config: SiteConfig,
              build_time: dt.datetime | None = None,
              sketches: Mapping[str, similarity.TextSketch] | None = None,
-             memo: Memo | None = None) -> Site:
+             memo: Memo | None = None, previous: Site | None = None) -> Site:
     """Turn the stories into the site: order, terms, archive, pages and diagnostics.
 
     ``build_time`` comes from ``SOURCE_DATE_EPOCH`` when the caller has it; without it
@@ -222,7 +225,16 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     story id) are text sketches made while reading; missing ones are made here. ``memo``
     may return an earlier result of the costliest step, related coverage, whose inputs
     are unchanged (the build cache's :meth:`~builder.cache.Cache.remembered`).
+
+    ``previous``, the site an earlier call returned in this process, lends its terms, entries
+    and pages wherever the new ones are the same values (:func:`same`), and a story page
+    whose entry and neighbours are the very objects it showed before is not made again. The
+    result is equal either way, but unchanged pages are then the very objects the previous
+    build fingerprinted, which a long-lived process (the preview server) need not
+    fingerprint again. A site assembled with other settings lends nothing.
     """
+    if previous is not None and previous.config != config:
+        previous = None
     published, diagnostics = _drop_exact_copies([s for s in stories if not s.draft], config,
                                                 sketches or {})
     published, clashes = _drop_reused_ids(published, config)
@@ -237,13 +249,19 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     # Undated stories sort as '' and so land last in newest-first order.
     taxonomies, term_diagnostics = _taxonomies(newest_first, config)
     diagnostics.extend(term_diagnostics)
+    if previous is not None:
+        taxonomies = {kind: _reused_all(terms, previous.taxonomies.get(kind, ()),
+                                        lambda term: term.slug)
+                      for kind, terms in taxonomies.items()}
     lookup = {kind: {key: term.link for term in terms for key in _keys_of(term)}
               for kind, terms in taxonomies.items()}
-    entries = _entries(newest_first, config, lookup, duplicates, related)
+    entries = _entries(newest_first, config, lookup, duplicates, related,
+                       previous.entries if previous else ())
     listed = _once_per_copy(entries)
     archive = _archive(listed, config)
     updated = build_time or _newest_moment(newest_first)
-    pages = _pages(entries, listed, taxonomies, archive, config, updated)
+    pages = _pages(entries, listed, taxonomies, archive, config, updated,
+                   previous.pages if previous else ())
     files = [(".nojekyll", b"")]
     if config.cname:
         files.append(("CNAME", config.cname.encode("ascii") + b"\n"))
@@ -255,7 +273,7 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     return Site(entries=entries, taxonomies=taxonomies, archive=archive, pages=pages,
                 files=tuple(files), updated=updated,
                 diagnostics=tuple(sorted(diagnostics, key=by_place)),
-                nav=nav, duplicates=duplicates)
+                nav=nav, duplicates=duplicates, config=config)
 
 
 def find_collisions(pages: Sequence[Page], other_files: Mapping[str, str]
@@ -280,6 +298,61 @@ def find_collisions(pages: Sequence[Page], other_files: Mapping[str, str]
                 hint="give the stories different slugs (front matter 'slug:') or rename "
                      "the clashing file"))
     return tuple(found)
+
+
+# -- reuse -------------------------------------------------------------------------------
+
+def same(a: object, b: object) -> bool:
+    """True when ``a`` and ``b`` are certainly shown alike: one object, or values of the same
+    types, equal all the way down. Strict where ``==`` is loose: ``1`` and ``True`` differ,
+    and so do one instant written in two time zones. A story is the same only as itself:
+    a long-lived process gets one object per unchanged file from its parse cache."""
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b) or kind is Story:
+        return False
+    if kind is str or kind is int or kind is bool:
+        return a == b  # type: ignore[no-any-return]
+    if kind is tuple or kind is list:
+        return len(a) == len(b) and _all_same(a, b)  # type: ignore[arg-type]
+    if kind is dict:
+        return (list(a) == list(b)  # type: ignore[call-overload]
+                and _all_same(tuple(a.values()), tuple(b.values())))  # type: ignore[attr-defined]
+    fields_of = _FIELDS.get(kind)
+    if fields_of is not None:
+        return _all_same(fields_of(a), fields_of(b))
+    if kind is dt.date or kind is dt.datetime:
+        return a == b and repr(a) == repr(b)  # repr names the zone
+    return False  # anything else counts only as itself
+
+
+def _all_same(a: Sequence[object], b: Sequence[object]) -> bool:
+    """Items pairwise :func:`same`, for sequences of one length. Mostly the very same
+    objects: that is checked first in one pass at C speed."""
+    return all(map(operator.is_, a, b)) or all(map(same, a, b))
+
+
+_FIELDS: dict[type, Callable[[object], tuple[object, ...]]] = {
+    kind: operator.attrgetter(*(f.name for f in fields(kind)))  # type: ignore[misc]
+    for kind in (Link, Entry, ArchiveNode, Pagination, Term, Page)}
+"""The records :func:`same` compares field by field (every field, even one ``==`` skips),
+with a getter of their fields."""
+
+_Value = TypeVar("_Value")
+
+
+def _reused(value: _Value, before: _Value | None) -> _Value:
+    """``before`` when it is the same as ``value`` (then it replaces it), else ``value``."""
+    return before if before is not None and same(value, before) else value
+
+
+def _reused_all(values: Sequence[_Value], previous: Sequence[_Value],
+                key: Callable[[_Value], Hashable]) -> tuple[_Value, ...]:
+    """``values``, each replaced by the one of ``previous`` with its key where that is the
+    same."""
+    before = {key(value): value for value in previous}
+    return tuple(_reused(value, before.get(key(value))) for value in values)
 
 
 # -- exact copies ------------------------------------------------------------------------
@@ -407,10 +480,17 @@ def _taxonomies(stories: Sequence[Story], config: SiteConfig
 
 def _entries(stories: Sequence[Story], config: SiteConfig,
              lookup: Mapping[str, Mapping[str, Link]], duplicates: similarity.DuplicateIndex,
-             related: Mapping[str, tuple[str, ...]]) -> tuple[Entry, ...]:
+             related: Mapping[str, tuple[str, ...]], previous: Sequence[Entry]
+             ) -> tuple[Entry, ...]:
     """Each story with the URLs it links to: its terms, the other versions of its wire copy
-    and its related stories."""
-    url_of = {story.id: urls.story_path(story, config) for story in stories}
+    and its related stories; the entry of ``previous`` (a build's with the same settings)
+    wherever it is the same."""
+    before = {entry.story.id: entry for entry in previous}
+    url_of = {}
+    for story in stories:
+        known = before.get(story.id)
+        url_of[story.id] = (known.url if known is not None and known.story is story
+                            else urls.story_path(story, config))
     by_id = {story.id: story for story in stories}
 
     def link(kind: str, name: str | None) -> Link | None:
@@ -436,7 +516,7 @@ def _entries(stories: Sequence[Story], config: SiteConfig,
             copies=tuple(reported_by(other) for other in duplicates.copies_of(story.id)),
             related=tuple(Link(by_id[other].title, url_of[other])
                           for other in related.get(story.id, ())))
-    return tuple(entry(story) for story in stories)
+    return tuple(_reused(entry(story), before.get(story.id)) for story in stories)
 
 
 # -- date archive ------------------------------------------------------------------------
@@ -472,14 +552,17 @@ def _newest_moment(stories: Sequence[Story]) -> Moment | None:
 
 def _pages(entries: tuple[Entry, ...], listed: tuple[Entry, ...],
            taxonomies: Mapping[str, tuple[Term, ...]], archive: tuple[ArchiveNode, ...],
-           config: SiteConfig, updated: Moment | None) -> tuple[Page, ...]:
-    """Every page; ``listed`` is ``entries`` with each wire copy once (:func:`_once_per_copy`)."""
+           config: SiteConfig, updated: Moment | None, previous: Sequence[Page]
+           ) -> tuple[Page, ...]:
+    """Every page; ``listed`` is ``entries`` with each wire copy once (:func:`_once_per_copy`).
+    A page of ``previous`` (a build's with the same settings) replaces an equal new one."""
     by_id = {e.story.id: e for e in entries}
     pages: list[Page] = []
     pages += _list_pages("/", listed, config, template="list.html", title=config.title,
                          description=config.description, heading="Latest stories",
                          feed=urls.feed_path("/"))
-    pages += _story_pages(entries, taxonomies, config)
+    before = {page.output: page for page in previous}
+    pages += _story_pages(entries, taxonomies, config, before)
     for kind, terms in taxonomies.items():
         if not terms:
             continue
@@ -524,7 +607,7 @@ def _pages(entries: tuple[Entry, ...], listed: tuple[Entry, ...],
     pages += _sitemaps(pages, listed, config, updated)
     pages.append(Page(url="/robots.txt", output="robots.txt", template="robots.txt",
                       title="robots.txt", description="", in_sitemap=False))
-    return tuple(pages)
+    return tuple(_reused(page, before.get(page.output)) for page in pages)
 
 
 SITEMAP_LIMIT = 50_000
@@ -581,7 +664,9 @@ def _lastmod(page: Page) -> str:
 
 
 def _story_pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term, ...]],
-                 config: SiteConfig) -> list[Page]:
+                 config: SiteConfig, before: Mapping[str, Page]) -> list[Page]:
+    """Each entry's page; the page in ``before`` (by output file) when it shows the very
+    same entry and neighbours: a story page is made of those and the settings alone."""
     dated = sorted((e for e in entries if e.story.date is not None), key=lambda e: e.story.sort_key)
     older = {e.story.id: dated[i - 1] if i else None for i, e in enumerate(dated)}
     newer = {e.story.id: dated[i + 1] if i + 1 < len(dated) else None for i, e in enumerate(dated)}
@@ -595,13 +680,18 @@ def _story_pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term
         topic = topic_of.get(entry.topic.url)
         more = (_nearest_in_topic(entry, position, topic, by_id, config.related_count)
                 if topic else ())
-        crumbs = (Link("Home", "/"), Link("Topics", urls.term_path("topics")), entry.topic,
-                  Link(story.title, entry.url))
         try:
             output = urls.output_path(entry.url)
         except urls.UnsafePath as exc:  # only a strange permalink pattern can cause this
             raise BuildError(f"{shown_path(story, config)}: permalink {config.permalink!r} "
                              f"makes an unusable URL for this story: {exc}") from None
+        shown = before.get(output)
+        if shown is not None and shown.template == "story.html" and _shows(
+                shown, entry, older.get(story.id), newer.get(story.id), more):
+            pages.append(shown)
+            continue
+        crumbs = (Link("Home", "/"), Link("Topics", urls.term_path("topics")), entry.topic,
+                  Link(story.title, entry.url))
         pages.append(Page(
             url=entry.url, output=output, template="story.html",
             title=f"{story.title} — {config.title}",
@@ -613,6 +703,13 @@ def _story_pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term
             canonical=entry.original.url if entry.original else "",
             in_sitemap=entry.original is None))
     return pages
+
+
+def _shows(page: Page, entry: Entry, older: Entry | None, newer: Entry | None,
+           more: tuple[Entry, ...]) -> bool:
+    data = page.data
+    return (data["entry"] is entry and data["older"] is older and data["newer"] is newer
+            and len(data["more"]) == len(more) and all(map(operator.is_, data["more"], more)))
 
 
 def _nearest_in_topic(entry: Entry, position: Mapping[str, int], topic: Term,
@@ -677,10 +774,11 @@ def _archive_pages(entries: tuple[Entry, ...], archive: tuple[ArchiveNode, ...],
                   template="archive.html", title=f"Archive — {config.title}",
                   description=f"Every year of {config.title} with its number of stories.",
                   data={"heading": "Archive", "years": archive})]
-    by_day: dict[dt.date, list[Entry]] = defaultdict(list)
+    by_day: dict[str, list[Entry]] = defaultdict(list)  # by the day's archive URL
     for entry in entries:
         if entry.story.date is not None:
-            by_day[urls.local_day(entry.story.date, config)].append(entry)
+            day = urls.local_day(entry.story.date, config)
+            by_day[urls.archive_path(day.year, day.month, day.day)].append(entry)
     for year in archive:
         pages.append(Page(url=year.url, output=urls.output_path(year.url),
                           template="archive_year.html", title=f"{year.label} — {config.title}",
@@ -689,7 +787,7 @@ def _archive_pages(entries: tuple[Entry, ...], archive: tuple[ArchiveNode, ...],
                                 "breadcrumbs": (Link("Archive", urls.archive_path()),)}))
         for month in year.children:
             month_entries = tuple(e for day in month.children
-                                  for e in by_day[_day_of(day.url)])
+                                  for e in by_day[day.url])
             pages += _list_pages(month.url, month_entries, config, template="archive_list.html",
                                  title=f"{month.label} — {config.title}",
                                  description=f"Stories of {config.title} from {month.label}.",
@@ -698,7 +796,7 @@ def _archive_pages(entries: tuple[Entry, ...], archive: tuple[ArchiveNode, ...],
                                      Link("Archive", urls.archive_path()),
                                      Link(year.label, year.url))})
             for day in month.children:
-                pages += _list_pages(day.url, tuple(by_day[_day_of(day.url)]), config,
+                pages += _list_pages(day.url, tuple(by_day[day.url]), config,
                                      template="archive_list.html",
                                      title=f"{day.label} — {config.title}",
                                      description=f"Stories of {config.title} from {day.label}.",
@@ -709,7 +807,3 @@ def _archive_pages(entries: tuple[Entry, ...], archive: tuple[ArchiveNode, ...],
                                          Link(month.label, month.url))})
     return pages
 
-
-def _day_of(archive_url: str) -> dt.date:
-    year, month, day = (int(part) for part in archive_url.strip("/").split("/")[1:])
-    return dt.date(year, month, day)

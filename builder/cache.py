@@ -40,7 +40,7 @@ import os
 import pickle
 import sqlite3
 import sys
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -219,6 +219,9 @@ class Cache:
         """Warnings about the cache itself (replaced, unusable), for the build to report."""
         self._parsed: dict[str, Any] = {}
         self._builds: dict[str, LastBuild] = {}
+        self._builds_version = -1
+        """``PRAGMA data_version`` when ``_builds`` was last read or written: it changes
+        when another connection commits."""
         self._derived: dict[bytes, Any] = {}
         self._files: tuple[str, dict[str, tuple[StatIdentity, str]]] | None = None
         """The records this object wrote: a long-lived cache reads them back from memory.
@@ -334,9 +337,12 @@ class Cache:
         rows = self._db.execute(
             "SELECT path, fingerprint, size, mtime_ns, inode FROM published WHERE site = ?",
             (key,))
-        return LastBuild(bytes(row[0]), summary,
-                         {path: PublishedFile(bytes(fingerprint), size, mtime_ns, inode)
-                          for path, fingerprint, size, mtime_ns, inode in rows})
+        record = LastBuild(bytes(row[0]), summary,
+                           {path: PublishedFile(bytes(fingerprint), size, mtime_ns, inode)
+                            for path, fingerprint, size, mtime_ns, inode in rows})
+        self._builds = {key: record}
+        self._builds_version = self._data_version()
+        return record
 
     def record_build(self, site: Path, inputs: bytes, summary: object,
                      files: Mapping[str, PublishedFile]) -> None:
@@ -346,19 +352,33 @@ class Cache:
         key = _site_key(site)
         blob = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL)
         with self._transaction():
+            # The record this object read or wrote is still the stored one when no other
+            # connection has written since: then only what differs is written, not all
+            # of a big site's rows again.
+            known = (self._builds.get(key) if self._data_version() == self._builds_version
+                     else None)
             sites = [row[0] for row in self._db.execute("SELECT site FROM builds")]
             for other in sites:
-                if other == key or not os.path.isdir(other):
+                if other != key and not os.path.isdir(other):
                     self._db.execute("DELETE FROM builds WHERE site = ?", (other,))
                     self._db.execute("DELETE FROM published WHERE site = ?", (other,))
-            self._db.execute("INSERT INTO builds (site, inputs, summary) VALUES (?, ?, ?)",
-                             (key, inputs, blob))
+            if known is not None:
+                stale = [(key, path) for path in known.files.keys() - files.keys()]
+                fresh: Iterable[tuple[str, PublishedFile]] = [
+                    (path, f) for path, f in files.items() if known.files.get(path) != f]
+            else:
+                self._db.execute("DELETE FROM published WHERE site = ?", (key,))
+                stale, fresh = [], files.items()
+            self._db.execute("INSERT OR REPLACE INTO builds (site, inputs, summary) "
+                             "VALUES (?, ?, ?)", (key, inputs, blob))
+            self._db.executemany("DELETE FROM published WHERE site = ? AND path = ?", stale)
             self._db.executemany(
-                "INSERT INTO published (site, path, fingerprint, size, mtime_ns, inode) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO published (site, path, fingerprint, size, mtime_ns, "
+                "inode) VALUES (?, ?, ?, ?, ?, ?)",
                 ((key, path, f.fingerprint, f.size, f.mtime_ns, f.inode)
-                 for path, f in files.items()))
+                 for path, f in fresh))
         self._builds = {key: LastBuild(inputs, summary, dict(files))}
+        self._builds_version = self._data_version()
 
     def forget_build(self, site: Path) -> None:
         """Drop the record of ``site``: its next build starts from what is on disk."""
@@ -439,6 +459,9 @@ class Cache:
         return value
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def _data_version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

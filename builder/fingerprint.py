@@ -100,9 +100,27 @@ class Fingerprinter:
     this fingerprinter lives. Use one per build.
     """
 
-    def __init__(self, context: bytes):
+    def __init__(self, context: bytes,
+                 known: Mapping[int, tuple[object, bytes]] | None = None):
+        """``known``: digests an earlier fingerprinter made (:meth:`known_digests`). A
+        record's digest does not depend on the context, only on the record."""
         self._context = b"c%d:" % len(context) + bytes(context)
-        self._encode, self._fields = _encoder()
+        self._memo: dict[int, bytes] = {}
+        self._alive: list[object] = []  # what the memo's ids name, kept so no id is reused
+        for key, (value, digest) in (known or {}).items():
+            self._memo[key] = digest
+            self._alive.append(value)
+        self._encode, self._fields = _encoder(self._memo, self._alive)
+
+    def known_digests(self, values: Iterable[object]) -> dict[int, tuple[object, bytes]]:
+        """The digests this fingerprinter made of those of ``values`` it met, for the next
+        build's (``known``): a long-lived process (the preview server) hands that build the
+        very same story objects for the files that did not change, and digesting their
+        texts again is most of fingerprinting a site."""
+        memo = self._memo
+        # An id in the memo names the object remembered under it: that object is kept
+        # alive, so no other live value can have its id.
+        return {id(value): (value, memo[id(value)]) for value in values if id(value) in memo}
 
     def page(self, page: object) -> bytes:
         """The fingerprint of one page: its every field, and the context. A page is seen
@@ -134,10 +152,12 @@ the rest of encoding a text met once (a page's URL)."""
 _TIMES = (dt.date, dt.time, dt.timedelta, dt.tzinfo)
 
 
-def _encoder() -> tuple[Callable[[object], bytes], Callable[[object], bytes | None]]:
+def _encoder(memo: dict[int, bytes], alive: list[object]
+             ) -> tuple[Callable[[object], bytes], Callable[[object], bytes | None]]:
     """``encode(value)``, an unambiguous encoding of ``value``, and ``fields(value)``, the
     encoding of a record's type and fields (None for a value that is no record), sharing
-    what they remember.
+    what they remember: ``memo`` (the digest of each record met, by id) and ``alive`` (those
+    records, so an id in ``memo`` is not reused while they live).
 
     The encoding is prefix-free: a value's bytes start with a letter naming its kind and
     show where they end (a length or count, a fixed size, or a terminator), so a stream of
@@ -153,8 +173,6 @@ def _encoder() -> tuple[Callable[[object], bytes], Callable[[object], bytes | No
     The common kinds (text, remembered records) are handled inline in the loops over a
     sequence's items and a record's fields: a page shows thousands of them.
     """
-    memo: dict[int, bytes] = {}
-    alive: list[object] = []  # what memo's ids name: an id is not reused while they live
     texts: dict[str, bytes] = {}
     layouts: dict[type, tuple[bytes, Callable[[Any], tuple[Any, ...]], int] | None] = {}
     handlers: dict[type, Callable[[Any], bytes]] = {}

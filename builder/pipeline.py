@@ -25,7 +25,7 @@ import datetime as dt
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -116,6 +116,26 @@ class CheckResult:
     """Groups of story files that are one wire copy, the earliest version first."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Carried:
+    """What one build leaves the next in the same process (the preview server's)."""
+
+    site: Site
+    """The last site assembled: it lends the next its unchanged entries and pages."""
+    page_context: bytes
+    """What every page's fingerprint mixed in (settings, templates, code, navigation)."""
+    fingerprints: Mapping[int, tuple[Page, bytes]]
+    """Each page's fingerprint, by the page object's id (with the page, which the site
+    keeps alive, so its id names it alone)."""
+    output: Path
+    """The output directory it wrote."""
+    present: Mapping[str, output.FileIdentity]
+    """Every file of that directory as the build left it."""
+    digests: Mapping[int, tuple[object, bytes]]
+    """The fingerprinter's digests of the entries, stories and terms shown
+    (``Fingerprinter(known=)``)."""
+
+
 def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
           progress: Progress | None = None, cache: Cache | None = None,
           in_place: bool = False) -> BuildResult:
@@ -131,6 +151,15 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
     process killed inside the burst can leave pages of both builds. Only the preview
     server, which owns its output directory, asks for it; ``gazette build`` never does.
     """
+    return _build(config, strict=strict, jobs=jobs, progress=progress, cache=cache,
+                  in_place=in_place, carried=None, warm=False)[0]
+
+
+def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Progress | None,
+           cache: Cache | None, in_place: bool, carried: _Carried | None, warm: bool
+           ) -> tuple[BuildResult, _Carried | None]:
+    """:func:`build`, taking what the last build in this process left (``carried``) and,
+    when ``warm``, returning what the next may reuse."""
     started = time.perf_counter()
     timings: list[tuple[str, float]] = []
     workers = _workers(jobs)
@@ -142,13 +171,15 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
             context = _context(config, build_time)
             inputs = _inputs(context, sources)
             last = store.last_build(site_dir)
-            present = output.snapshot(site_dir)
+            # The preview's output directory is its own: what its last build left is there.
+            present = (carried.present if carried is not None and in_place
+                       and carried.output == site_dir else output.snapshot(site_dir))
             unchanged = last is not None and last.inputs == inputs \
                 and last.still_on_disk(present)
             if not unchanged:
                 results, sketches, parsed = _read(config, sources, store, workers, progress)
         if unchanged:  # the same inputs and the same output: the site is already built
-            return _already_built(last.summary, strict, started, timings)
+            return _already_built(last.summary, strict, started, timings), carried
         stories = [story for result in results for story in result.stories]
         diagnostics = [d for result in results for d in result.diagnostics]
         errors = tuple(sorted({d for d in diagnostics if d.is_error}, key=by_place))
@@ -156,12 +187,17 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
             raise ContentError(errors)
         with _timed("assemble", timings):
             site = assemble(stories, config, build_time=build_time, sketches=sketches,
-                            memo=_memo(store))
+                            memo=_memo(store), previous=carried.site if carried else None)
             statics = static_files(config)
             _refuse_collisions(site, statics)
             warnings = _warnings(site, (*diagnostics, *store.notes), config)
         with _timed("fingerprint", timings):
-            fingerprints = _fingerprints(site, context)
+            page_context = Fingerprinter(b"").of((context, site.nav))
+            fingerprinter = Fingerprinter(page_context,
+                                          known=carried.digests if carried else None)
+            fingerprints = _fingerprints(site, fingerprinter, carried.fingerprints
+                                         if carried and carried.page_context == page_context
+                                         else {})
             previous = last.files if last else {}
             changed = [page for page, fingerprint in zip(site.pages, fingerprints)
                        if not _still_published(previous.get(page.output), fingerprint,
@@ -184,10 +220,18 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
             relative: PublishedFile(by_output.get(relative, b""), *found)
             for relative, found in identities.items()})
         store.retain_parsed([source.key for source in sources])
-    return BuildResult(stories=summary.stories, pages=summary.pages, written=written,
-                       skipped=errors, warnings=warnings,
-                       seconds=time.perf_counter() - started, timings=tuple(timings),
-                       rendered=len(changed), parsed=parsed)
+    result = BuildResult(stories=summary.stories, pages=summary.pages, written=written,
+                         skipped=errors, warnings=warnings,
+                         seconds=time.perf_counter() - started, timings=tuple(timings),
+                         rendered=len(changed), parsed=parsed)
+    if not warm:
+        return result, None
+    shown = (*site.entries, *(entry.story for entry in site.entries),
+             *(term for terms in site.taxonomies.values() for term in terms))
+    return result, _Carried(
+        site=site, page_context=page_context,
+        fingerprints={id(page): (page, fp) for page, fp in zip(site.pages, fingerprints)},
+        output=site_dir, present=identities, digests=fingerprinter.known_digests(shown))
 
 
 class WarmBuilds:
@@ -198,13 +242,20 @@ class WarmBuilds:
     def __init__(self) -> None:
         self._cache: Cache | None = None
         self._folder: Path | None = None
+        self._carried: _Carried | None = None
 
-    def __call__(self, config: SiteConfig, **options: object) -> BuildResult:
+    def __call__(self, config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
+                 progress: Progress | None = None) -> BuildResult:
         if self._cache is None or self._folder != config.cache_path:  # cache_dir edited
             self.close()
             self._cache, self._folder = Cache.open(config.cache_path), config.cache_path
-        return build(config, cache=self._cache, in_place=True,  # its own output directory
-                     **options)  # type: ignore[arg-type]
+        # A failed build carries nothing over, and the next starts afresh: it may have
+        # changed the output before it failed.
+        carried, self._carried = self._carried, None
+        result, self._carried = _build(
+            config, strict=strict, jobs=jobs, progress=progress, cache=self._cache,
+            in_place=True, carried=carried, warm=True)  # in place: its own output folder
+        return result
 
     def close(self) -> None:
         if self._cache is not None:
@@ -377,12 +428,19 @@ def _inputs(context: bytes, sources: Sequence[_Source]) -> bytes:
     return digest.of((context, tuple(s.key for s in sources)))
 
 
-def _fingerprints(site: Site, context: bytes) -> list[bytes]:
+def _fingerprints(site: Site, fingerprinter: Fingerprinter,
+                  before: Mapping[int, tuple[Page, bytes]]) -> list[bytes]:
     """One fingerprint per page: what it shows, plus the context and the navigation every
-    template sees. In this process: forked workers would copy every story they touch
-    (reference counts write to the shared pages), which costs more than the digests."""
-    fingerprinter = Fingerprinter(Fingerprinter(b"").of((context, site.nav)))
-    return [fingerprinter.page(page) for page in site.pages]
+    template sees (the fingerprinter's context). A page object fingerprinted before under
+    that context (``before``, by id) keeps its fingerprint: pages are frozen all the way
+    down. In this process: forked workers would copy every story they touch (reference
+    counts write to the shared pages), which costs more than the digests."""
+    fingerprints = []
+    for page in site.pages:
+        found = before.get(id(page))
+        fingerprints.append(found[1] if found is not None and found[0] is page
+                            else fingerprinter.page(page))
+    return fingerprints
 
 
 def _still_published(previous: PublishedFile | None, fingerprint: bytes,

@@ -10,6 +10,7 @@ path that could land outside the output directory.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 from builder.config import SiteConfig
@@ -96,6 +97,7 @@ _FORBIDDEN = re.compile(r"[\\%?#:\x00-\x1f]")
 separator and control characters (NUL among them)."""
 
 
+@functools.lru_cache(maxsize=1 << 17)  # a site's pages, again at every rebuild of a preview
 def output_path(path: str) -> str:
     """The file, relative to the output directory, that serves the site path ``path``.
 

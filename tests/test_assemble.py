@@ -3,7 +3,7 @@
 import datetime as dt
 import random
 
-from builder.assemble import assemble, find_collisions, term_key
+from builder.assemble import Link, assemble, find_collisions, same, term_key
 from builder.config import SiteConfig
 from builder.model import Story
 
@@ -161,3 +161,44 @@ def test_assembly_is_deterministic_whatever_the_input_order():
 def test_cname_and_nojekyll_files():
     site = assemble([story(1)], SiteConfig(cname="news.example.org"))
     assert dict(site.files) == {".nojekyll": b"", "CNAME": b"news.example.org\n"}
+
+
+# -- reusing a previous site (the preview server's rebuilds) ---------------------------------
+
+def test_a_previous_site_lends_the_pages_an_edit_leaves_alone():
+    stories = [story(n, tags=(f"t{n % 3}", "all"), source=f"S{n % 2}") for n in range(40)]
+    config = SiteConfig(per_page=5)
+    before = assemble(stories, config)
+    stories[7] = story(7, tags=("t1", "all"), source="S1", body="Corrected body.")
+    again = assemble(stories, config, previous=before)
+    assert again == assemble(stories, config)  # lending changes nothing in the result
+    old = {page.output: page for page in before.pages}
+    new_objects = {page.url for page in again.pages if page is not old.get(page.output)}
+    # The edited story's page, and the pages showing it: lists and feeds it is on, the
+    # stories next to it in its topic; not the pages of stories and terms far from it.
+    assert {"/2021/01/08/story-7/", "/2021/01/09/story-8/", "/tags/t1/page/3/"} <= new_objects
+    assert "/tags/t1/" not in new_objects  # page 1 of the same tag does not show it
+    assert "/tags/t0/" not in new_objects and "/2021/01/31/story-30/" not in new_objects
+    assert len(new_objects) < len(again.pages) / 4
+    assert all(entry is next(e for e in before.entries if e.story.id == entry.story.id)
+               for entry in again.entries if entry.story.id != "id007")
+
+
+def test_a_site_assembled_with_other_settings_lends_nothing():
+    stories = [story(n, tags=("all",)) for n in range(10)]
+    before = assemble(stories, SiteConfig(title="One"))
+    again = assemble(stories, SiteConfig(title="Two"), previous=before)
+    assert not {id(p) for p in again.pages} & {id(p) for p in before.pages}
+    assert again == assemble(stories, SiteConfig(title="Two"))
+
+
+def test_same_is_stricter_than_equality():
+    moment = dt.datetime(2021, 1, 14, 12, tzinfo=dt.timezone.utc)
+    elsewhere = moment.astimezone(dt.timezone(dt.timedelta(hours=4)))
+    assert moment == elsewhere and not same(moment, elsewhere)  # one instant, shown apart
+    assert 1 == True and not same(1, True)  # noqa: E712
+    assert not same({"a": 1, "b": 2}, {"b": 2, "a": 1})  # templates iterate in order
+    assert story(1) == story(1) and not same(story(1), story(1))  # a story is only itself
+    one = story(1)
+    assert same((Link("x", "/x/"), one, {"k": [moment]}), (Link("x", "/x/"), one, {"k": [moment]}))
+    assert not same(Link("x", "/x/"), Link("x", "/y/"))

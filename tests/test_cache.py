@@ -305,3 +305,33 @@ def test_a_damaged_derived_value_is_computed_again(tmp_path):
         db.execute("UPDATE derived SET value = x'00ff'")
     with Cache.open(tmp_path) as store:
         assert store.remembered(b"k", lambda: 2) == 2
+
+
+def test_a_new_record_of_a_big_site_writes_what_differs_and_reads_back_whole(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    first = {f"p{n}.html": PublishedFile(b"fp%d" % n, n, n, n) for n in range(100)}
+    second = {**{k: v for k, v in first.items() if k != "p3.html"},
+              "p5.html": PublishedFile(b"new", 5, 6, 7), "added.html": PublishedFile(b"a", 1, 1, 1)}
+    with Cache.open(tmp_path) as cache:
+        cache.record_build(site, b"one", "summary", first)
+        cache.record_build(site, b"two", "summary", second)
+        assert cache.last_build(site).files == second
+    with Cache.open(tmp_path) as cache:
+        assert (cache.last_build(site).inputs, cache.last_build(site).files) == (b"two", second)
+
+
+def test_a_record_written_by_another_process_meanwhile_is_replaced_whole(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    mine = {"a.html": PublishedFile(b"a", 1, 1, 1), "b.html": PublishedFile(b"b", 2, 2, 2)}
+    with Cache.open(tmp_path) as cache, Cache.open(tmp_path) as other:
+        cache.record_build(site, b"one", "summary", mine)
+        other.record_build(site, b"other", "summary",
+                           {**mine, "c.html": PublishedFile(b"c", 3, 3, 3),
+                            "a.html": PublishedFile(b"changed", 9, 9, 9)})
+        # What differs from the record this cache wrote is nothing: were it to write only
+        # that, the other's rows would stay.
+        cache.record_build(site, b"one", "summary", mine)
+    with Cache.open(tmp_path) as cache:
+        assert cache.last_build(site).files == mine

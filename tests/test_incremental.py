@@ -4,10 +4,11 @@ the edited story; one process and two give the same site."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -110,19 +111,36 @@ def tags_of(path: Path) -> tuple[str, ...]:
 
 
 CHANGES = st.tuples(
-    st.sampled_from(["add", "edit", "retag", "redate", "delete", "rename", "template", "static"]),
+    st.sampled_from(["add", "edit", "retag", "redate", "delete", "rename", "template", "static",
+                     "settings"]),
     st.integers(0, 40), st.integers(0, 40))
+
+
+def builds_in_new_processes() -> Callable[..., pipeline.BuildResult]:
+    """Each build as `gazette build` runs it: nothing kept in memory between them."""
+    return pipeline.build
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(count=st.integers(5, 30), changes=st.lists(CHANGES, min_size=1, max_size=4))
-def test_after_any_changes_the_site_equals_a_fresh_full_build(count, changes):
-    with tempfile.TemporaryDirectory() as folder:
+@pytest.mark.parametrize("builds", [builds_in_new_processes, pipeline.WarmBuilds],
+                         ids=["cold", "warm"])
+def test_after_any_changes_the_site_equals_a_fresh_full_build(builds, count, changes):
+    """Also for the preview server's builds (warm): they reuse the last build's pages,
+    fingerprints and record of its output directory."""
+    build = builds()
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as done:
+        if isinstance(build, pipeline.WarmBuilds):
+            done.callback(build.close)
         config = make_project(Path(folder), count)
-        pipeline.build(config, jobs=1)
+        build(config, jobs=1)
         for step, change in enumerate(changes):
-            apply(change, config, step)
-            result = pipeline.build(config, jobs=1)
+            if change[0] == "settings":  # what every page shows, or how lists are cut
+                config = config.replace(title=f"Archive {change[1] % 2}",
+                                        per_page=3 + change[2] % 2)
+            else:
+                apply(change, config, step)
+            result = build(config, jobs=1)
             assert tree(config.output_path) == fresh_site(config, str(step)), change
             assert result.rendered <= result.pages
 
