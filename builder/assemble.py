@@ -79,18 +79,19 @@ class Term:
     stories: tuple[Story, ...]
     spellings: tuple[str, ...] = ()
     """Every spelling merged into this term, sorted."""
+    link: Link = field(init=False, repr=False)
+    """Its name and page: made once, so every entry filed under the term shares it."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "link", Link(self.name, urls.term_path(self.kind, self.slug)))
 
     @property
     def url(self) -> str:
-        return urls.term_path(self.kind, self.slug)
+        return self.link.url
 
     @property
     def count(self) -> int:
         return len(self.stories)
-
-    @property
-    def link(self) -> Link:
-        return Link(self.name, self.url)
 
 
 @dataclass(frozen=True, slots=True)
