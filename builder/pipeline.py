@@ -22,6 +22,7 @@ Rebuilds are incremental by construction, never by tracking who depends on whom
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import time
@@ -164,7 +165,8 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
     timings: list[tuple[str, float]] = []
     workers = _workers(jobs)
     site_dir = config.output_path
-    with (nullcontext(cache) if cache else Cache.open(config.cache_path)) as store:
+    with _collector_paused(), \
+            (nullcontext(cache) if cache else Cache.open(config.cache_path)) as store:
         with _timed("read", timings):
             sources = _discover(config, store)
             build_time = source_date_epoch()
@@ -275,7 +277,7 @@ def _already_built(summary: _Summary, strict: bool, started: float,
 def check(config: SiteConfig) -> CheckResult:
     """Read every story and assemble the site, reporting every problem; write nothing
     but the parse cache."""
-    with Cache.open(config.cache_path) as store:
+    with _collector_paused(), Cache.open(config.cache_path) as store:
         results, sketches, _ = _read(config, _discover(config, store), store, _workers(1), None)
         stories = [story for result in results for story in result.stories]
         site = assemble(stories, config, build_time=source_date_epoch(), sketches=sketches,
@@ -576,6 +578,23 @@ def _run_chunk(bounds: tuple[int, int]) -> list:
     function, arguments, items = _inherited
     start, end = bounds
     return list(function(*arguments, items[start:end]))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a build. A build holds millions of objects
+    and makes hundreds of thousands more, so Python runs full collections that walk them
+    all: seven in a one-story edit of a 10,000-story archive, 1 s together. A build's values
+    are trees without cycles, which reference counting frees anyway. Forked workers inherit
+    the pause, so neither do they touch every inherited object (which would copy the
+    parent's memory into theirs)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextmanager
