@@ -227,8 +227,8 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     may return an earlier result of the costliest step, related coverage, whose inputs
     are unchanged (the build cache's :meth:`~builder.cache.Cache.remembered`).
 
-    ``previous``, the site an earlier call returned in this process, lends its terms, entries
-    and pages wherever the new ones are the same values (:func:`same`), and a story page
+    ``previous``, the site an earlier call returned in this process, lends its terms, entries,
+    archive nodes and pages wherever the new ones are the same values (:func:`same`), and a story page
     whose entry and neighbours are the very objects it showed before is not made again. The
     result is equal either way, but unchanged pages are then the very objects the previous
     build fingerprinted, which a long-lived process (the preview server) need not
@@ -259,7 +259,7 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     entries = _entries(newest_first, config, lookup, duplicates, related,
                        previous.entries if previous else ())
     listed = _once_per_copy(entries)
-    archive = _archive(listed, config)
+    archive = _archive(listed, config, previous.archive if previous else ())
     updated = build_time or _newest_moment(newest_first)
     pages = _pages(entries, listed, taxonomies, archive, config, updated,
                    previous.pages if previous else ())
@@ -522,7 +522,17 @@ def _entries(stories: Sequence[Story], config: SiteConfig,
 
 # -- date archive ------------------------------------------------------------------------
 
-def _archive(entries: Sequence[Entry], config: SiteConfig) -> tuple[ArchiveNode, ...]:
+def _archive(entries: Sequence[Entry], config: SiteConfig,
+             previous: Sequence[ArchiveNode]) -> tuple[ArchiveNode, ...]:
+    """Years, months and days with their counts; each node of ``previous`` (a build's with
+    the same settings) that is the same replaces the new one."""
+    before = {node.url: node for year in previous for month in year.children
+              for node in (year, month, *month.children)}
+
+    def node(label: str, url: str, count: int,
+             children: tuple[ArchiveNode, ...] = ()) -> ArchiveNode:
+        return _reused(ArchiveNode(label, url, count, children), before.get(url))
+
     days: Counter[dt.date] = Counter(urls.local_day(e.story.date, config)
                                      for e in entries if e.story.date is not None)
     by_month: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
@@ -533,14 +543,13 @@ def _archive(entries: Sequence[Entry], config: SiteConfig) -> tuple[ArchiveNode,
         months = []
         for month in sorted({m for y, m in by_month if y == year}, reverse=True):
             in_month = by_month[(year, month)]
-            day_nodes = tuple(ArchiveNode(f"{d.day} {MONTHS[d.month - 1]} {d.year}",
-                                          urls.archive_path(year, month, d.day), days[d])
+            day_nodes = tuple(node(f"{d.day} {MONTHS[d.month - 1]} {d.year}",
+                                   urls.archive_path(year, month, d.day), days[d])
                               for d in in_month)
-            months.append(ArchiveNode(f"{MONTHS[month - 1]} {year}",
-                                      urls.archive_path(year, month),
-                                      sum(n.count for n in day_nodes), day_nodes))
-        years.append(ArchiveNode(str(year), urls.archive_path(year),
-                                 sum(m.count for m in months), tuple(months)))
+            months.append(node(f"{MONTHS[month - 1]} {year}", urls.archive_path(year, month),
+                               sum(n.count for n in day_nodes), day_nodes))
+        years.append(node(str(year), urls.archive_path(year), sum(m.count for m in months),
+                          tuple(months)))
     return tuple(years)
 
 

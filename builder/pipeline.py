@@ -152,8 +152,9 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
     process killed inside the burst can leave pages of both builds. Only the preview
     server, which owns its output directory, asks for it; ``gazette build`` never does.
     """
-    return _build(config, strict=strict, jobs=jobs, progress=progress, cache=cache,
-                  in_place=in_place, carried=None, warm=False)[0]
+    with _collector_paused():
+        return _build(config, strict=strict, jobs=jobs, progress=progress, cache=cache,
+                      in_place=in_place, carried=None, warm=False)[0]
 
 
 def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Progress | None,
@@ -165,8 +166,7 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
     timings: list[tuple[str, float]] = []
     workers = _workers(jobs)
     site_dir = config.output_path
-    with _collector_paused(), \
-            (nullcontext(cache) if cache else Cache.open(config.cache_path)) as store:
+    with (nullcontext(cache) if cache else Cache.open(config.cache_path)) as store:
         with _timed("read", timings):
             sources = _discover(config, store)
             build_time = source_date_epoch()
@@ -254,9 +254,10 @@ class WarmBuilds:
         # A failed build carries nothing over, and the next starts afresh: it may have
         # changed the output before it failed.
         carried, self._carried = self._carried, None
-        result, self._carried = _build(
-            config, strict=strict, jobs=jobs, progress=progress, cache=self._cache,
-            in_place=True, carried=carried, warm=True)  # in place: its own output folder
+        with _collector_paused():
+            result, self._carried = _build(
+                config, strict=strict, jobs=jobs, progress=progress, cache=self._cache,
+                in_place=True, carried=carried, warm=True)  # in place: its own output folder
         return result
 
     def close(self) -> None:
