@@ -1,6 +1,9 @@
 """Write the site: a staging directory beside the output, then one atomic swap.
 
-Two ways to publish, both never rewriting a file whose bytes are unchanged:
+Two ways to publish, both never rewriting a file whose bytes are unchanged, and both taking
+the files as an iterator consumed one file at a time: each is staged as it comes (a
+build's pages while the next ones are rendered) and only names and identities are kept,
+never the site's bytes.
 
 - :func:`write_site` (a first build, or one adding a search index): every file goes into
   ``.<output>.<random>/`` next to the output directory (the reserve, below, renamed
@@ -8,30 +11,36 @@ Two ways to publish, both never rewriting a file whose bytes are unchanged:
   exchanged with ``renameat2(RENAME_EXCHANGE)`` on Linux (a rename pair elsewhere), so a
   reader sees either the previous site or the new one, never a mix. A file whose bytes did
   not change is hard-linked from the previous site rather than rewritten. If anything
-  fails, the staging directory is removed and the old site is untouched.
+  fails (the iterator too: a template error on page 500), the staging directory is
+  removed and the old site is untouched. If every file turns out to be the live one and
+  the output holds nothing else, there is no swap: the staged tree becomes the reserve.
 - :func:`update_site` (an incremental rebuild that changes few files): the changed files
-  are written in full beside the output first, then renamed into place in one burst with
-  Ctrl-C held back, and files the new site lacks are deleted. Only a ``kill -9`` landing
-  in that burst of milliseconds could leave a mix; never a half-written file. Even with
-  the reserve (below), :func:`write_site` walks the previous site and stats every file
-  (about half a second at 27,000 files); an edit that changes twenty pages need not.
+  are written in full beside the output first, as they come, then renamed into place in
+  one burst with Ctrl-C held back, and files the new site lacks are deleted. Only a
+  ``kill -9`` landing in that burst of milliseconds could leave a mix; never a
+  half-written file. Even with the reserve (below), :func:`write_site` walks the previous
+  site and stats every file (about half a second at 27,000 files); an edit that changes
+  twenty pages need not.
 
 The reserve (double buffering). After the swap the staging path holds the previous site;
 instead of deleting it, :func:`write_site` keeps it as ``.<output>-reserve/`` beside the
 output (never inside it, so never served; a name outside the ``.<output>.*`` glob whose
 leftovers every build sweeps). The next :func:`write_site` renames the reserve to its
-staging path and brings it up to date in one walk: files the new site lacks (and anything
-not a regular file) are removed, a file still linked to the live site's is kept, and any
-other is unlinked and linked or written anew, never opened for writing, since the
-reserve's files are mostly hard links shared with the live site. So a build that changes
-25 of 27,000 files costs a walk and a few dozen writes (~0.5 s), not 27,000 links and the
+staging path, lists it in one walk (removing anything neither a regular file nor a
+folder), and brings it up to date as the files come: a file still linked to the live
+site's is kept, and any other is unlinked and linked or written anew, never opened for
+writing, since the reserve's files are mostly hard links shared with the live site; once
+the last file is in, whatever the new site lacks is removed. So a build that changes 25
+of 27,000 files costs a walk and a few dozen writes (~0.5 s), not 27,000 links and the
 removal of a whole tree (~5 s). Nothing in the reserve is trusted: a kept file must be
 the live file itself (same inode) or hold the wanted bytes. A failure before the swap
 removes the half-updated staging; a kill leaves it to be swept by the next build; either
-way that build starts from scratch. The cost is disk: the previous site, mostly hard
-links to the live site's files (only files changed since then take space of their own)
-plus its folders (one block each: ~70 MB for 17,500 folders on ext4). Deleting the
-reserve is always safe; the next build then makes its staging tree from scratch.
+way that build starts from scratch. A reserve with a folder this process may not change
+is found by that first walk, before any file is taken, and the staging tree is then made
+from scratch. The cost is disk: the previous site, mostly hard links to the live site's
+files (only files changed since then take space of their own) plus its folders (one
+block each: ~70 MB for 17,500 folders on ext4). Deleting the reserve is always safe; the
+next build then makes its staging tree from scratch.
 """
 
 from __future__ import annotations
@@ -100,22 +109,25 @@ def write_site(files: Iterable[tuple[str, bytes]], output: Path,
                kept: Iterable[str] = ()) -> WriteResult:
     """Publish ``files`` (relative path, bytes) and ``copies`` (relative path, source file)
     as the whole content of ``output``, atomically. ``kept`` names files of the current
-    ``output`` that stay as they are: they are hard-linked into the new site unread.
+    ``output`` that stay as they are: they are hard-linked into the new site unread (a
+    name also given in ``files`` takes the bytes given).
+
+    ``files`` is consumed lazily, one file at a time, each staged as it comes: only names
+    and identities are kept, never the site's bytes, so an iterator of rendered pages is
+    written while the rest are still being rendered. If it raises, nothing is published.
+    Each path must come once.
 
     ``before_swap(staging_dir)`` runs once every file is staged, e.g. to add a search
-    index; if it raises, nothing is published.
+    index; if it raises, nothing is published. Without it, a site identical to what
+    ``output`` already holds (every file's bytes, nothing else there) is left alone: no
+    swap, and the staged tree, all links to the live files, becomes the reserve.
 
     Paths must already be safe relative paths (see :func:`builder.urls.output_path`).
     Raises :class:`BuildError` with a one-line message if the site cannot be written.
     """
     output = Path(os.path.abspath(output))
     with _locked(output):
-        wanted = dict(files)
-        wanted.update((relative, source.read_bytes()) for relative, source in copies)
-        unchanged = [relative for relative in kept if relative not in wanted]
-        if before_swap is None and not unchanged and _already_published(wanted, output):
-            return WriteResult(written=0, linked=len(wanted), identities=snapshot(output))
-        return _write_locked(wanted, unchanged, output, before_swap)
+        return _write_locked(_with_copies(files, copies), kept, output, before_swap)
 
 
 def update_site(files: Iterable[tuple[str, bytes]], output: Path,
@@ -124,37 +136,39 @@ def update_site(files: Iterable[tuple[str, bytes]], output: Path,
     """Make the existing ``output`` hold exactly ``files``, ``copies`` and ``kept`` (names
     of its files that stay as they are), changing only what differs.
 
-    ``present`` is :func:`snapshot` of ``output`` as the caller found it. First every new
-    or changed file is written in full into a staging folder beside ``output`` (a failure
-    or a kill then leaves the site as it was; the next build sweeps the folder away); then,
-    with Ctrl-C held back, stale files are deleted and the new ones renamed into place:
-    a burst of renames, so a reader or a ``kill -9`` can meet a mix of two builds only
-    within those milliseconds. Meant for small changes; :func:`write_site` for large ones.
+    ``present`` is :func:`snapshot` of ``output`` as the caller found it. ``files`` is
+    consumed lazily: each new or changed file is written in full into a staging folder
+    beside ``output`` as it comes (an exception from ``files``, a failure or a kill then
+    leaves the site as it was; the next build sweeps the folder away); then, with Ctrl-C
+    held back, stale files are deleted and the new ones renamed into place: a burst of
+    renames, so a reader or a ``kill -9`` can meet a mix of two builds only within those
+    milliseconds. Meant for small changes; :func:`write_site` for large ones.
     """
     output = Path(os.path.abspath(output))
     identities = {relative: present[relative] for relative in kept}
     with _locked(output), _as_build_error(f"cannot update the site in {output}; "
                                           f"the previous site is unchanged"):
-        wanted = dict(files)
-        wanted.update((relative, source.read_bytes()) for relative, source in copies)
-        changed = []
-        for relative, data in wanted.items():
-            before = present.get(relative)
-            if before is not None and before != _NOT_A_FILE and before[0] == len(data) \
-                    and (output / relative).read_bytes() == data:
-                identities[relative] = before
-            else:
-                changed.append(relative)
-        stale = sorted(present.keys() - wanted.keys() - identities.keys(), reverse=True)
-        if not changed and not stale:
-            return UpdateResult(written=0, kept=len(identities), deleted=0,
-                                identities=identities)
-        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+        changed: list[str] = []
+        staging: Path | None = None  # made for the first changed file
         try:
-            for number, relative in enumerate(changed):
-                with open(staging / str(number), "wb") as stream:
-                    stream.write(wanted[relative])
-                os.chmod(staging / str(number), 0o644)  # served: readable by the web server
+            for relative, data in _with_copies(files, copies):
+                before = present.get(relative)
+                if before is not None and before != _NOT_A_FILE and before[0] == len(data) \
+                        and (output / relative).read_bytes() == data:
+                    identities[relative] = before
+                    continue
+                identities.pop(relative, None)  # named as kept, but given: the bytes given
+                if staging is None:
+                    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.",
+                                                    dir=output.parent))
+                with open(staging / str(len(changed)), "wb") as stream:
+                    stream.write(data)
+                os.chmod(staging / str(len(changed)), 0o644)  # served: readable by the web server
+                changed.append(relative)
+            stale = sorted(present.keys() - identities.keys() - set(changed), reverse=True)
+            if not changed and not stale:
+                return UpdateResult(written=0, kept=len(identities), deleted=0,
+                                    identities=identities)
             with _interrupts_held():
                 for relative in stale:  # first, so a file may give way to a folder
                     (output / relative).unlink(missing_ok=True)
@@ -164,11 +178,20 @@ def update_site(files: Iterable[tuple[str, bytes]], output: Path,
                     target.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(staging / str(number), target)
         finally:
-            _remove_tree(staging)
+            if staging is not None:
+                _remove_tree(staging)
         for relative in changed:
             identities[relative] = identity(output / relative)
     return UpdateResult(written=len(changed), kept=len(identities) - len(changed),
                         deleted=len(stale), identities=identities)
+
+
+def _with_copies(files: Iterable[tuple[str, bytes]], copies: Iterable[tuple[str, Path]]
+                 ) -> Iterator[tuple[str, bytes]]:
+    """``files``, then each of ``copies`` read as its turn comes."""
+    yield from files
+    for relative, source in copies:
+        yield relative, source.read_bytes()
 
 
 @contextlib.contextmanager
@@ -244,32 +267,6 @@ def _remove_empty_parents(folder: Path, root: Path) -> None:
         folder = folder.parent
 
 
-def _already_published(wanted: dict[str, bytes], output: Path) -> bool:
-    """True if ``output`` holds exactly these files with these bytes and nothing else.
-
-    Then there is nothing to swap: a no-op rebuild costs a walk and a read, not a new
-    tree of links and the removal of the old one.
-    """
-    needed_dirs = {"."} | {os.path.dirname(relative) or "." for relative in wanted}
-    needed_dirs |= {parent.as_posix() for d in list(needed_dirs) for parent in Path(d).parents}
-    seen = 0
-    for folder, dirs, names in os.walk(output):
-        here = os.path.relpath(folder, output)
-        if here not in needed_dirs:
-            return False
-        for name in names:
-            relative = name if here == "." else f"{here}/{name}"
-            path = os.path.join(folder, name)
-            if relative not in wanted or os.path.islink(path):
-                return False
-            with open(path, "rb") as stream:
-                if stream.read() != wanted[relative]:
-                    return False
-            seen += 1
-        dirs.sort()
-    return seen == len(wanted) and seen > 0
-
-
 def _remove_leftovers(output: Path) -> None:
     for leftover in output.parent.glob(f".{glob.escape(output.name)}.*"):
         if leftover.is_dir() and not leftover.is_symlink():
@@ -293,24 +290,34 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
-def _write_locked(wanted: dict[str, bytes], unchanged: list[str], output: Path,
+def _write_locked(files: Iterable[tuple[str, bytes]], kept: Iterable[str], output: Path,
                   before_swap: Callable[[Path], None] | None) -> WriteResult:
     staging = _new_staging(output)
     retired = None
     try:
-        reused = _adopt_reserve(output, staging)
-        try:
-            written, linked, identities = _fill(staging, output, wanted, unchanged,
-                                                reused=reused)
-        except OSError:
-            if not reused:
-                raise
-            # The reserve could not be brought up to date (a folder made read-only, say):
-            # build the staging tree from scratch instead, as without a reserve.
-            _remove_tree(staging)
-            staging = _new_staging(output)
-            written, linked, identities = _fill(staging, output, wanted, unchanged,
-                                                reused=False)
+        stage = None
+        if _adopt_reserve(output, staging):
+            try:
+                stage = _Stage.on_reserve(staging, output)
+            except OSError:
+                # The reserve cannot be brought up to date (a folder made read-only, say):
+                # build the staging tree from scratch instead, as without a reserve. Found
+                # before the first file is taken from ``files``, which cannot be replayed.
+                _remove_tree(staging)
+                staging = _new_staging(output)
+        if stage is None:
+            stage = _Stage(staging, output)
+        for relative, data in files:
+            stage.add(relative, data)
+        for relative in kept:
+            stage.keep(relative)
+        stage.finish()
+        identities = stage.identities
+        if before_swap is None and stage.written == 0 and _holds_exactly(output, identities):
+            # The live site already is this site: nothing to swap. The staged tree, every
+            # file a link to the live one, is the best reserve there is.
+            _keep_as_reserve(staging, output)
+            return WriteResult(written=0, linked=stage.linked, identities=identities)
         if before_swap is not None:
             before_swap(staging)
             identities = snapshot(staging)  # it may have added, replaced or removed files
@@ -330,7 +337,195 @@ def _write_locked(wanted: dict[str, bytes], unchanged: list[str], output: Path,
                              f"{exc.strerror or exc}{where}; the previous site is unchanged"
                              ) from None
         raise
-    return WriteResult(written=written, linked=linked, identities=identities)
+    return WriteResult(written=stage.written, linked=stage.linked, identities=identities)
+
+
+def _holds_exactly(output: Path, identities: Mapping[str, FileIdentity]) -> bool:
+    """True if ``output`` holds exactly these files, each the very file of this identity,
+    the folders leading to them and nothing else."""
+    folders = {""}
+    for relative in identities:
+        parent = relative.rpartition("/")[0]
+        while parent not in folders:
+            folders.add(parent)
+            parent = parent.rpartition("/")[0]
+    seen = 0
+    pending = [("", os.fspath(output))]
+    try:
+        while pending:
+            prefix, folder = pending.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    relative = prefix + entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        if relative not in folders:
+                            return False
+                        pending.append((relative + "/", entry.path))
+                    elif identities.get(relative) != _identity_of(
+                            entry.stat(follow_symlinks=False)):
+                        return False
+                    else:
+                        seen += 1
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return seen == len(identities) and seen > 0
+
+
+class _Stage:
+    """A staging tree being filled one file at a time; remembers names and identities,
+    never bytes.
+
+    On the reserve (:meth:`on_reserve`) the tree holds an older site: each file given is
+    checked against the reserve's copy and the live site's as it comes, and whatever the
+    new site lacks is removed by :meth:`finish`. A file is kept when it already is the
+    wanted one (the same inode as the live site's file, or the same bytes); any other is
+    unlinked and then linked or written anew, never opened for writing: the reserve's
+    files may be hard links into the live site.
+    """
+
+    def __init__(self, staging: Path, output: Path,
+                 present: dict[str, os.stat_result] | None = None,
+                 folders: set[str] | None = None) -> None:
+        self.root = os.fspath(staging)
+        self.live = os.fspath(output)
+        self.present = present or {}
+        """The reserve's files not yet claimed by a file of the new site."""
+        self.folders = folders or {""}
+        """Folders that exist in the staging tree ("" is its top)."""
+        self.identities: dict[str, FileIdentity] = {}
+        """Every file staged so far, as it now is."""
+        self.written = 0
+        """Files whose bytes differ from the live site's."""
+        self.linked = 0
+        """Files that are the live site's, hard-linked."""
+
+    @classmethod
+    def on_reserve(cls, staging: Path, output: Path) -> _Stage:
+        return cls(staging, output, *_sweep(os.fspath(staging)))
+
+    def add(self, relative: str, data: bytes) -> None:
+        """Stage ``data`` as ``relative``."""
+        target = f"{self.root}/{relative}"
+        previous = f"{self.live}/{relative}"
+        have = self._claim(relative)
+        info = _lstat(previous)
+        same_size = info is not None and stat.S_ISREG(info.st_mode) \
+            and info.st_size == len(data)
+        if have is not None and same_size and _same_file(have, info):
+            if _read(previous) == data:  # already linked to the published file
+                self.identities[relative] = _identity_of(info)
+                self.linked += 1
+                return
+            same_size = False  # and the reserve's copy, the same file, differs too
+        if same_size and _read(previous) == data:
+            if have is not None:
+                os.unlink(target)
+            else:
+                self._make_parent(relative)
+            self.identities[relative] = _link(previous, target, info)
+            self.linked += 1
+            return
+        self.written += 1
+        if have is not None:
+            if have.st_size == len(data) and _read(target) == data:
+                self.identities[relative] = _identity_of(have)  # the reserve has these bytes
+                return
+            os.unlink(target)
+        else:
+            self._make_parent(relative)
+        self.identities[relative] = _write_new(target, data)
+
+    def keep(self, relative: str) -> None:
+        """Stage the live site's file ``relative`` as it is, unless it was given."""
+        if relative in self.identities:
+            return
+        target = f"{self.root}/{relative}"
+        previous = f"{self.live}/{relative}"
+        info = os.lstat(previous)
+        have = self._claim(relative)
+        if have is not None:
+            if _same_file(have, info):
+                self.identities[relative] = _identity_of(info)
+                self.linked += 1
+                return
+            os.unlink(target)
+        else:
+            self._make_parent(relative)
+        self.identities[relative] = _link(previous, target, info)
+        self.linked += 1
+
+    def finish(self) -> None:
+        """Remove what is left of the reserve: files the new site lacks, then the folders
+        that lead to none of its files (deepest first)."""
+        for relative in self.present:
+            os.unlink(f"{self.root}/{relative}")
+        self.present = {}
+        needed = {""}
+        for relative in self.identities:
+            parent = relative.rpartition("/")[0]
+            while parent not in needed:
+                needed.add(parent)
+                parent = parent.rpartition("/")[0]
+        for folder in sorted(self.folders - needed, reverse=True):  # "a/b" before "a"
+            os.rmdir(f"{self.root}/{folder}")
+        self.folders &= needed
+
+    def _claim(self, relative: str) -> os.stat_result | None:
+        """The reserve's file at ``relative``, now the new site's to keep or replace; a
+        reserve folder there (a file must go where it was) is removed, unless files of
+        the new site are in it (two files claim one path: staging the second one fails)."""
+        have = self.present.pop(relative, None)
+        below = relative + "/"
+        if have is None and relative in self.folders \
+                and not any(staged.startswith(below) for staged in self.identities):
+            shutil.rmtree(f"{self.root}/{relative}")
+            self.folders = {f for f in self.folders if f != relative and not f.startswith(below)}
+            self.present = {r: s for r, s in self.present.items() if not r.startswith(below)}
+        return have
+
+    def _make_parent(self, relative: str) -> None:
+        """Create the folders of ``relative`` that do not exist yet, removing a reserve
+        file where one must go."""
+        parent = relative.rpartition("/")[0]
+        if parent in self.folders:
+            return
+        parts = parent.split("/")
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if folder in self.folders:
+                continue
+            if self.present.pop(folder, None) is not None:
+                os.unlink(f"{self.root}/{folder}")
+            os.mkdir(f"{self.root}/{folder}")
+            self.folders.add(folder)
+
+
+def _sweep(root: str) -> tuple[dict[str, os.stat_result], set[str]]:
+    """Walk the reserve, just moved to the staging path, once: remove every entry that is
+    neither a regular file nor a folder (a symlink, a socket: never followed, never
+    wanted); return the status of each file and the set of folders ("" for the top).
+
+    Raises PermissionError for a folder this process may not change, before any file is
+    staged, so the caller can start from scratch instead."""
+    found: dict[str, os.stat_result] = {}
+    folders = {""}
+    pending = [("", root)]
+    while pending:
+        prefix, folder = pending.pop()
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), folder)
+        with os.scandir(folder) as entries:
+            listed = list(entries)
+        for entry in listed:
+            relative = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                folders.add(relative)
+                pending.append((relative + "/", entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                found[relative] = entry.stat(follow_symlinks=False)
+            else:
+                os.unlink(entry.path)
+    return found, folders
 
 
 def _new_staging(output: Path) -> Path:
@@ -372,104 +567,6 @@ def _keep_as_reserve(retired: Path, output: Path) -> None:
     _remove_tree(retired)
 
 
-def _fill(staging: Path, output: Path, wanted: dict[str, bytes], unchanged: list[str],
-          *, reused: bool) -> tuple[int, int, dict[str, FileIdentity]]:
-    """Make ``staging`` hold exactly ``wanted`` (path → bytes) and the ``unchanged`` files
-    of ``output``; return (written, linked, identity of every file).
-
-    When ``reused`` the folder holds an older site (the reserve): it is walked once, and
-    whatever is not wanted there (or is not a regular file) is removed; a file is kept
-    when it already is the wanted one (the same inode as the current output's file, or
-    the same bytes). Any other file is unlinked and then linked or written anew, never
-    opened for writing: the reserve's files may be hard links into the live site.
-    """
-    root = os.fspath(staging)
-    previous_root = os.fspath(output)
-    present: dict[str, os.stat_result] = {}
-    made: set[str] = {""}
-    if reused:
-        present = _sweep(root, set(wanted).union(unchanged), made)
-    written = linked = 0
-    identities: dict[str, FileIdentity] = {}
-    for relative, data in wanted.items():
-        target = f"{root}/{relative}"
-        previous = f"{previous_root}/{relative}"
-        have = present.get(relative)
-        info = _lstat(previous)
-        same_size = info is not None and stat.S_ISREG(info.st_mode) \
-            and info.st_size == len(data)
-        if have is not None and same_size and _same_file(have, info):
-            if _read(previous) == data:  # already linked to the published file
-                identities[relative] = _identity_of(info)
-                linked += 1
-                continue
-            same_size = False  # and the reserve's copy, the same file, differs too
-        if same_size and _read(previous) == data:
-            if have is not None:
-                os.unlink(target)
-            else:
-                _make_parent(root, relative, made)
-            identities[relative] = _link(previous, target, info)
-            linked += 1
-            continue
-        written += 1
-        if have is not None:
-            if have.st_size == len(data) and _read(target) == data:
-                identities[relative] = _identity_of(have)  # the reserve has these bytes
-                continue
-            os.unlink(target)
-        else:
-            _make_parent(root, relative, made)
-        identities[relative] = _write_new(target, data)
-    for relative in unchanged:
-        target = f"{root}/{relative}"
-        previous = f"{previous_root}/{relative}"
-        info = os.lstat(previous)
-        have = present.get(relative)
-        if have is not None:
-            if _same_file(have, info):
-                identities[relative] = _identity_of(info)
-                linked += 1
-                continue
-            os.unlink(target)
-        else:
-            _make_parent(root, relative, made)
-        identities[relative] = _link(previous, target, info)
-        linked += 1
-    return written, linked, identities
-
-
-def _sweep(root: str, targets: set[str], made: set[str]) -> dict[str, os.stat_result]:
-    """Walk the reused staging tree once: remove every entry that is not a wanted regular
-    file or a folder on the way to one; return the status of the wanted files found, and
-    add the folders kept to ``made``."""
-    folders = set()
-    for relative in targets:
-        parent = relative.rpartition("/")[0]
-        while parent and parent not in folders:
-            folders.add(parent)
-            parent = parent.rpartition("/")[0]
-    found: dict[str, os.stat_result] = {}
-    pending = [("", root)]
-    while pending:
-        prefix, folder = pending.pop()
-        with os.scandir(folder) as entries:
-            listed = list(entries)
-        for entry in listed:
-            relative = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                if relative in folders:
-                    made.add(relative)
-                    pending.append((relative + "/", entry.path))
-                else:  # nothing wanted below it (or a folder where a file must go)
-                    shutil.rmtree(entry.path)
-            elif relative in targets and entry.is_file(follow_symlinks=False):
-                found[relative] = entry.stat(follow_symlinks=False)
-            else:  # not wanted, or a symlink, socket, ... where a file must go
-                os.unlink(entry.path)
-    return found
-
-
 def _lstat(path: str) -> os.stat_result | None:
     try:
         return os.lstat(path)
@@ -492,17 +589,6 @@ def _identity_of(info: os.stat_result) -> FileIdentity:
 def _read(path: str) -> bytes:
     with open(path, "rb") as stream:
         return stream.read()
-
-
-def _make_parent(root: str, relative: str, made: set[str]) -> None:
-    """Create the folder of ``relative`` under ``root``; ``made`` remembers the folders
-    that exist, saving a system call per file."""
-    parent = relative.rpartition("/")[0]
-    if parent not in made:
-        os.makedirs(f"{root}/{parent}", exist_ok=True)
-        while parent and parent not in made:
-            made.add(parent)
-            parent = parent.rpartition("/")[0]
 
 
 def _write_new(target: str, data: bytes) -> FileIdentity:

@@ -132,10 +132,68 @@ def test_a_failed_write_leaves_the_previous_site_and_no_staging_dir(tmp_path):
         output.write_site(files(), out)
     assert tree(out) == {"index.html": b"old"} and leftovers(tmp_path) == []
     # A file where a folder must go is an OSError: a one-line BuildError, old site kept.
-    with pytest.raises(BuildError) as failure:
-        output.write_site([("a", b"file"), ("a/b.html", b"x")], out)
-    assert "previous site is unchanged" in str(failure.value) and "\n" not in str(failure.value)
-    assert tree(out) == {"index.html": b"old"} and leftovers(tmp_path) == []
+    for clash in ([("a", b"file"), ("a/b.html", b"x")], [("a/b.html", b"x"), ("a", b"file")]):
+        with pytest.raises(BuildError) as failure:
+            output.write_site(clash, out)
+        assert "previous site is unchanged" in str(failure.value)
+        assert "\n" not in str(failure.value)
+        assert tree(out) == {"index.html": b"old"} and leftovers(tmp_path) == []
+
+
+def test_write_site_stages_each_file_before_taking_the_next(tmp_path):
+    """The writer holds no page but the one in hand: when a file is asked for, the one
+    before it is already in the staging tree (a fresh one, then the reserve)."""
+    out = tmp_path / "site"
+    for version in range(3):  # a first build, a second (no reserve yet), a third on it
+        def page(n: int) -> bytes:
+            return f"page {n}, version {version}".encode()
+
+        def pages():
+            for n in range(30):
+                if n:
+                    [staging] = leftovers(tmp_path)
+                    assert (tmp_path / staging / f"p{n - 1}/index.html").read_bytes() == page(n - 1)
+                yield f"p{n}/index.html", page(n)
+
+        assert output.write_site(pages(), out).written == 30
+        assert tree(out) == {f"p{n}/index.html": page(n) for n in range(30)}
+        assert leftovers(tmp_path) == []
+
+
+def test_update_site_sets_each_changed_file_aside_before_taking_the_next(tmp_path):
+    out = tmp_path / "site"
+    old = {f"p{n}.html": b"old" for n in range(10)}
+    output.write_site(sorted(old.items()), out)
+    present = output.snapshot(out)
+
+    def pages():
+        for n in range(10):
+            if n:
+                [staging] = leftovers(tmp_path)
+                assert len(list((tmp_path / staging).iterdir())) == n  # every earlier page
+                assert tree(out) == old  # and nothing moved into place yet
+            yield f"p{n}.html", f"new {n}".encode()
+
+    result = output.update_site(pages(), out, present)
+    assert (result.written, result.deleted) == (10, 0)
+    assert tree(out) == {f"p{n}.html": f"new {n}".encode() for n in range(10)}
+    assert leftovers(tmp_path) == []
+
+
+def test_update_site_stopped_by_an_error_mid_stream_changes_nothing(tmp_path):
+    out = tmp_path / "site"
+    old = {f"p{n}.html": b"old" for n in range(10)}
+    output.write_site(sorted(old.items()), out)
+
+    def pages():
+        for n in range(10):
+            if n == 5:
+                raise BuildError("cannot render p5.html")
+            yield f"p{n}.html", b"new"
+
+    with pytest.raises(BuildError, match="p5.html"):
+        output.update_site(pages(), out, output.snapshot(out))
+    assert tree(out) == old and leftovers(tmp_path) == []
 
 
 def test_staging_left_by_a_killed_build_is_removed_by_the_next(tmp_path):

@@ -252,6 +252,48 @@ def test_a_failed_before_swap_keeps_the_old_site_and_drops_the_reserve(tmp_path)
     assert contents(output.reserve_path(out)) == SITE_3
 
 
+def test_an_error_in_the_middle_of_the_files_keeps_the_old_site_and_drops_the_reserve(
+        tmp_path):
+    """The files come from an iterator (pages as they are rendered): one raising half-way
+    leaves the previous site, no staging folder and no half-updated reserve."""
+    out = tmp_path / "site"
+
+    def site(version: int) -> dict[str, bytes]:
+        return {f"p{n:04d}/index.html": f"page {n}, version {version}".encode()
+                for n in range(1000)}
+
+    publish(out, site(1))
+    publish(out, site(2))
+    assert contents(output.reserve_path(out)) == site(1)
+
+    def rendering():
+        for number, item in enumerate(sorted(site(3).items())):
+            if number == 500:
+                raise BuildError("cannot render p0500/index.html")
+            yield item
+
+    with pytest.raises(BuildError, match="p0500"):
+        output.write_site(rendering(), out)
+    assert contents(out) == site(2)
+    assert staging_dirs(tmp_path) == []
+    assert not output.reserve_path(out).exists()
+    publish(out, site(3))
+    assert contents(output.reserve_path(out)) == site(2)
+
+
+def test_an_identical_site_with_kept_files_is_not_swapped_and_refreshes_the_reserve(tmp_path):
+    out = tmp_path / "site"
+    publish(out, SITE_1)
+    publish(out, SITE_2, kept=("a/index.html",))
+    folder = out.stat().st_ino
+    result = publish(out, SITE_2, kept=("a/index.html", "new/index.html"))
+    assert result == output.WriteResult(written=0, linked=len(SITE_2))
+    assert out.stat().st_ino == folder  # left alone
+    reserve = output.reserve_path(out)
+    assert contents(reserve) == SITE_2  # now the very files of the live site
+    assert all((reserve / name).stat().st_ino == (out / name).stat().st_ino for name in SITE_2)
+
+
 def test_an_os_error_updating_the_reserve_starts_from_scratch(tmp_path, monkeypatch):
     """A reserve that cannot be updated (a folder made read-only, say) is dropped and the
     staging tree made anew."""
