@@ -62,7 +62,7 @@ class Reporter:
         if profile:
             for stage, seconds in result.timings:
                 share = seconds / result.seconds if result.seconds else 0.0
-                print(f"  {stage:<10} {seconds:8.3f} s  {share:6.1%}", file=self.stream)
+                print(f"  {stage:<12} {seconds:8.3f} s  {share:6.1%}", file=self.stream)
 
     def check_summary(self, result: CheckResult) -> None:
         for diagnostic in (*result.warnings, *result.errors):

@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import json
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import html5lib
 import pytest
 
-from builder import output, pipeline
+from builder import output, pipeline, render
 from builder.config import SiteConfig
 from builder.errors import BuildError, ContentError, Diagnostic
 from builder.model import Story
@@ -253,8 +254,8 @@ def test_build_writes_the_whole_site(project):
                  "404.html", ".nojekyll", "static/gazette.css"):
         assert path in site, path
     assert b"https://example.org/news/sitemap.xml" in site["robots.txt"]
-    assert [stage for stage, _ in result.timings] == ["read", "assemble", "fingerprint", "render",
-                                                      "write"]
+    assert [stage for stage, _ in result.timings] == ["read", "assemble", "fingerprint",
+                                                      "render+write"]
 
 
 def test_build_indexes_the_site_for_search(project):
@@ -263,8 +264,8 @@ def test_build_indexes_the_site_for_search(project):
     result = pipeline.build(config_for(project, search=True))
     site = tree(project / "site")
     assert "search/index.html" in site and "pagefind/pagefind.js" in site
-    assert [stage for stage, _ in result.timings] == ["read", "assemble", "fingerprint", "render",
-                                                      "write", "search"]
+    assert [stage for stage, _ in result.timings] == ["read", "assemble", "fingerprint",
+                                                      "render+write", "search"]
     assert b"Search" in site["index.html"]  # linked from the navigation
 
 
@@ -357,6 +358,59 @@ def test_a_broken_user_template_is_a_one_line_error(project):
     assert not (project / "site").exists()
 
 
+def test_a_template_error_mid_build_keeps_the_previous_site_and_no_staging(project,
+                                                                           monkeypatch):
+    for n in range(40):
+        add_story(project, n)
+    config = config_for(project)
+    pipeline.build(config, jobs=2)
+    pipeline.build(config.replace(title="Second"), jobs=2)  # the first site is the reserve
+    before = tree(project / "site")
+    assert output.reserve_path(project / "site").is_dir()
+    (project / "templates").mkdir()
+    story = (render.DEFAULT_TEMPLATES / "story.html").read_text()
+    (project / "templates" / "story.html").write_text(
+        '{% if entry.story.id == "s0030" %}{{ no_such_value }}{% endif %}' + story)
+    monkeypatch.setattr(pipeline, "_ITEMS_PER_TASK", 4)  # results come back in many tasks
+    with pytest.raises(BuildError) as failure:
+        pipeline.build(config, jobs=2)
+    assert "story-30" in str(failure.value) and "story.html" in str(failure.value)
+    assert "no_such_value" in str(failure.value)
+    assert tree(project / "site") == before and leftovers(project) == []
+    # The reserve was being brought up to date when the error came: never trusted again.
+    assert not output.reserve_path(project / "site").exists()
+
+
+_made_in_this_process = 0
+
+
+def _numbered_worker(factor: int):
+    """A worker that says which process ran it and how many workers that process made."""
+    global _made_in_this_process
+    _made_in_this_process += 1
+    made = _made_in_this_process
+    return lambda item: (os.getpid(), made, item * factor)
+
+
+def test_workers_take_small_tasks_a_few_ahead_and_set_up_once_per_process(monkeypatch):
+    monkeypatch.setattr(pipeline, "_ITEMS_PER_TASK", 3)
+    submitted = []
+    submit = ProcessPoolExecutor.submit
+    monkeypatch.setattr(ProcessPoolExecutor, "submit",
+                        lambda pool, *task: submitted.append(task) or submit(pool, *task))
+    switch_interval = sys.getswitchinterval()
+    results = []
+    for result in pipeline._map(_numbered_worker, range(40), pipeline._Workers(2, 1), 10):
+        results.append(result)
+        started = -(-len(results) // 3)  # tasks whose results have been handed out
+        assert len(submitted) <= started + 2 * (1 + pipeline._TASKS_AHEAD_PER_WORKER)
+    assert len(submitted) == 14  # 40 items, 3 a task
+    assert [value for _, _, value in results] == [n * 10 for n in range(40)]
+    assert all(pid != os.getpid() and made == 1 for pid, made, _ in results)
+    assert _made_in_this_process == 0
+    assert sys.getswitchinterval() == switch_interval  # shortened only while the pool ran
+
+
 def test_check_reports_without_writing(project):
     add_story(project, 1)
     add_story(project, 2, body="Body 1 with **bold** text.")  # an exact copy of story 1
@@ -396,11 +450,11 @@ def test_progress_bar_on_a_terminal_and_profile_lines():
     assert "render   [###############---------------] 5/10" in stream.getvalue()
     assert stream.getvalue().endswith("10/10\n")
     result = pipeline.BuildResult(stories=1, pages=2, written=2, skipped=(), warnings=(),
-                                  seconds=2.0, timings=(("read", 0.5), ("render", 1.5)))
+                                  seconds=2.0, timings=(("read", 0.5), ("render+write", 1.5)))
     stream = io.StringIO()
     Reporter.for_stream(stream).build_summary(result, profile=True)
-    assert stream.getvalue().splitlines()[1:] == ["  read          0.500 s   25.0%",
-                                                  "  render        1.500 s   75.0%"]
+    assert stream.getvalue().splitlines()[1:] == ["  read            0.500 s   25.0%",
+                                                  "  render+write    1.500 s   75.0%"]
 
 
 # -- the seed story, read by the real ingest ------------------------------------------
