@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--open", action="store_true", help="open the site in a web browser")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow binding an address other than loopback")
+    serve.add_argument("--no-search", action="store_true",
+                       help="preview without the search page: rebuilds skip re-indexing the "
+                            "whole site (tens of seconds for a big archive)")
     serve.set_defaults(run=_serve)
 
     normalize = commands.add_parser(
@@ -136,7 +139,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     return serve.serve(config, host=args.host, port=args.port, open_browser=args.open,
-                       allow_remote=args.allow_remote, config_file=args.config)
+                       allow_remote=args.allow_remote, config_file=args.config,
+                       without_search=args.no_search)
 
 
 def _normalize(args: argparse.Namespace) -> int:

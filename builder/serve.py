@@ -733,8 +733,11 @@ class PreviewServer:
     def __init__(self, config: SiteConfig, *, host: str = "127.0.0.1", port: int = 8000,
                  build: BuildFunction = _default_build, out: TextIO | None = None,
                  config_file: Path | None = None, quiet: float = QUIET_SECONDS,
-                 remote: bool = False):
+                 remote: bool = False, without_search: bool = False):
         self.config = config
+        self.without_search = without_search
+        """Preview without the search page and index (``--no-search``), whatever the
+        config says: Pagefind indexes the whole site on every rebuild."""
         self.host = host
         self.out = out or sys.stderr
         self.config_file = (config_file or config.root / CONFIG_FILE).absolute()
@@ -780,7 +783,8 @@ class PreviewServer:
     def _for_preview(self, config: SiteConfig) -> SiteConfig:
         """``config`` with links pointing at this server and output kept out of ``site/``."""
         return config.replace(base_url=f"{self._origin}{config.base_path}",
-                              output_dir=str(self._workdir / "site"))
+                              output_dir=str(self._workdir / "site"),
+                              search=config.search and not self.without_search)
 
     def _load_config(self) -> SiteConfig:
         return self._for_preview(load_config(self.config.root, self.config_file))
@@ -843,7 +847,7 @@ class PreviewServer:
 
 def serve(config: SiteConfig, *, host: str, port: int, open_browser: bool, allow_remote: bool,
           config_file: Path | None = None, build: BuildFunction = _default_build,
-          out: TextIO | None = None) -> int:
+          out: TextIO | None = None, without_search: bool = False) -> int:
     """Run the preview until Ctrl-C (or SIGTERM); returns the exit code (0)."""
     out = out or sys.stderr
     if not is_loopback(host):
@@ -853,7 +857,8 @@ def serve(config: SiteConfig, *, host: str, port: int, open_browser: bool, allow
         print(f"gazette: warning: serving on {host}: anyone who can reach this machine can "
               f"read the preview", file=out)
     preview = PreviewServer(config, host=host, port=port, build=build, out=out,
-                            config_file=config_file, remote=not is_loopback(host))
+                            config_file=config_file, remote=not is_loopback(host),
+                            without_search=without_search)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
     try:

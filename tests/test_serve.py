@@ -592,3 +592,16 @@ def test_load_200_reload_channels_and_50_requests_per_second(preview):
     assert p99 < 0.5
     assert grown < 50  # 200 idle channels cost threads' stacks, not a copy of the site each
     wait_until(lambda: open_descriptors() <= descriptors_before + 2)
+
+
+@pytest.mark.parametrize("without_search", [False, True])
+def test_no_search_previews_without_indexing_whatever_the_config_says(project, without_search):
+    (project / "gazette.toml").write_text('base_url = "https://example.org/news/"\nsearch = true\n')
+    server = PreviewServer(load_config(project), port=0, build=FakeBuild(),
+                           out=open(os.devnull, "w"), quiet=0.2, without_search=without_search)
+    with server:
+        assert server.hub.state.config.search is not without_search
+        (project / "gazette.toml").write_text(
+            'base_url = "https://example.org/news/"\nsearch = true\ntitle = "Edited"\n')
+        wait_until(lambda: server.hub.state.config.title == "Edited")
+        assert server.hub.state.config.search is not without_search  # also after a reload
