@@ -256,7 +256,9 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
                       for kind, terms in taxonomies.items()}
     lookup = {kind: {key: term.link for term in terms for key in _keys_of(term)}
               for kind, terms in taxonomies.items()}
-    entries = _entries(newest_first, config, lookup, duplicates, related,
+    url_of, url_diagnostics = _story_urls(newest_first, config)
+    diagnostics.extend(url_diagnostics)
+    entries = _entries(newest_first, url_of, lookup, duplicates, related,
                        previous.entries if previous else ())
     listed = _once_per_copy(entries)
     archive = _archive(listed, config, previous.archive if previous else ())
@@ -479,7 +481,35 @@ def _taxonomies(stories: Sequence[Story], config: SiteConfig
     return taxonomies, diagnostics
 
 
-def _entries(stories: Sequence[Story], config: SiteConfig,
+def _story_urls(newest_first: Sequence[Story], config: SiteConfig
+                ) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Each story's site path, by id. Two stories whose slugs would give one URL (two
+    reports headlined alike on one day) both keep a page: the earlier (then the lower id)
+    keeps the URL, the later gets a short hash of its id added to its slug, and a warning
+    names both files. So a newer report never moves an older one's page (only a story
+    dated before it can). A collision a slug cannot settle (a permalink without
+    ``{slug}``) is left for :func:`find_collisions` to refuse."""
+    url_of: dict[str, str] = {}
+    owner: dict[str, Story] = {}
+    diagnostics: list[Diagnostic] = []
+    for story in reversed(newest_first):  # oldest first
+        url = urls.story_path(story, config)
+        first = owner.get(url)
+        if first is not None:
+            moved = urls.story_path(story, config, suffix=urls.short_hash(story.id))
+            if moved != url and moved not in owner:
+                diagnostics.append(Diagnostic(
+                    path=shown_path(story, config), line=None, severity="warning",
+                    message=f"{story.path} would have the URL {url} of "
+                            f"{shown_path(first, config)}; it is published at {moved}",
+                    hint="give one of the two a 'slug:' in its front matter to choose its URL"))
+                url = moved
+        owner.setdefault(url, story)
+        url_of[story.id] = url
+    return url_of, diagnostics
+
+
+def _entries(stories: Sequence[Story], url_of: Mapping[str, str],
              lookup: Mapping[str, Mapping[str, Link]], duplicates: similarity.DuplicateIndex,
              related: Mapping[str, tuple[str, ...]], previous: Sequence[Entry]
              ) -> tuple[Entry, ...]:
@@ -487,11 +517,6 @@ def _entries(stories: Sequence[Story], config: SiteConfig,
     and its related stories; the entry of ``previous`` (a build's with the same settings)
     wherever it is the same."""
     before = {entry.story.id: entry for entry in previous}
-    url_of = {}
-    for story in stories:
-        known = before.get(story.id)
-        url_of[story.id] = (known.url if known is not None and known.story is story
-                            else urls.story_path(story, config))
     by_id = {story.id: story for story in stories}
 
     def link(kind: str, name: str | None) -> Link | None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from zoneinfo import ZoneInfo
 
 from builder.config import SiteConfig
 from builder.model import Story
-from builder.slugs import RESERVED, SLUG_PATTERN, is_valid_slug, short_hash, slugify
+from builder.slugs import (MAX_SLUG_BYTES, RESERVED, SLUG_PATTERN, is_valid_slug, short_hash,
+                           slugify)
 
 __all__ = [
     "RESERVED", "SLUG_PATTERN", "TAXONOMIES", "UnsafePath", "absolute", "archive_path",
@@ -30,27 +32,42 @@ class UnsafePath(ValueError):
     """A site path that does not map to a file inside the output directory."""
 
 
-def story_path(story: Story, config: SiteConfig) -> str:
+def story_path(story: Story, config: SiteConfig, *, suffix: str = "") -> str:
     """The site path of a story page, from ``config.permalink``; undated stories live under
-    ``/undated/`` because a date pattern cannot be filled without a date."""
-    slug = story.slug or ""
+    ``/undated/`` because a date pattern cannot be filled without a date. ``suffix`` (a
+    short hash) is added to the slug to tell apart two stories that would share a URL."""
+    return _story_path(story.slug, story.id, story.topic, story.date, suffix,
+                       config.permalink, config.timezone)
+
+
+@functools.lru_cache(maxsize=1 << 18)  # each story's, again at every rebuild of a preview
+def _story_path(slug: str, story_id: str, topic: str, date: dt.date | dt.datetime | None,
+                suffix: str, permalink: str, timezone: str) -> str:
+    # Equal keys give equal paths: aware datetimes that are equal are one instant, which
+    # falls on one day in the site's zone; a date never equals a datetime.
     if not is_valid_slug(slug):  # a Story made elsewhere may carry a reserved or odd slug
-        slug = slugify(slug or story.id)
-    if story.date is None:
+        slug = slugify(slug or story_id)
+    if suffix:
+        slug = f"{slug[:MAX_SLUG_BYTES - len(suffix) - 1].rstrip('-')}-{suffix}"
+    if date is None:
         return f"/undated/{slug}/"
-    day = local_day(story.date, config)
+    day = _day_in(date, timezone)
     fields = {
         "year": f"{day.year:04d}", "month": f"{day.month:02d}", "day": f"{day.day:02d}",
-        "slug": slug, "id": slugify(story.id), "topic": slugify(story.topic),
+        "slug": slug, "id": slugify(story_id), "topic": slugify(topic),
     }
-    return config.permalink.format_map(fields)
+    return permalink.format_map(fields)
 
 
 def local_day(moment: dt.date | dt.datetime, config: SiteConfig) -> dt.date:
     """The calendar day a story belongs to, seen in the site's time zone."""
+    return _day_in(moment, config.timezone)
+
+
+def _day_in(moment: dt.date | dt.datetime, timezone: str) -> dt.date:
     if isinstance(moment, dt.datetime):
         if moment.tzinfo is not None:
-            moment = moment.astimezone(config.tzinfo)
+            moment = moment.astimezone(ZoneInfo(timezone))
         return moment.date()
     return moment
 

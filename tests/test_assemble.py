@@ -4,6 +4,7 @@ import datetime as dt
 import random
 
 from builder.assemble import Link, assemble, find_collisions, same, term_key
+from builder.slugs import short_hash
 from builder.config import SiteConfig
 from builder.model import Story
 
@@ -137,12 +138,31 @@ def test_build_time_from_the_caller_wins_over_story_dates():
 
 
 def test_colliding_story_urls_are_reported_with_every_source():
-    site = assemble([story(1, slug="same", body="a"), story(2, slug="same", body="b",
-                                                            date=dt.date(2021, 1, 2))],
-                    SiteConfig())
+    """A permalink without {slug}: ids that make one URL cannot be told apart by a slug."""
+    site = assemble([story(1, id="Wire-1", body="a"), story(2, id="wire-1", body="b")],
+                    SiteConfig(permalink="/{id}/"))
     [collision] = find_collisions(site.pages, {})
     assert "world/001.txt" in collision.message and "world/002.txt" in collision.message
-    assert collision.is_error and "2021/01/02/same/index.html" in collision.message
+    assert collision.is_error and "wire-1/index.html" in collision.message
+
+
+def test_two_stories_headlined_alike_on_one_day_both_get_a_page():
+    first = story(1, slug="talks-open", date=dt.datetime(2021, 1, 2, 9, tzinfo=dt.timezone.utc))
+    later = story(2, slug="talks-open", body="Another report.",
+                  date=dt.datetime(2021, 1, 2, 15, tzinfo=dt.timezone.utc))
+    site = assemble([later, first], SiteConfig())
+    url = {e.story.id: e.url for e in site.entries}
+    assert url["id001"] == "/2021/01/02/talks-open/"  # the earlier keeps the URL
+    assert url["id002"] == f"/2021/01/02/talks-open-{short_hash('id002')}/"
+    assert find_collisions(site.pages, {}) == ()
+    [warning] = [d for d in site.diagnostics if "talks-open" in d.message]
+    assert warning.severity == "warning" and warning.path == "content/world/002.txt"
+    assert "world/001.txt" in warning.message and "slug:" in warning.hint
+    # A third report, later that day, gets a URL of its own and moves neither page.
+    third = story(3, slug="talks-open", date=dt.datetime(2021, 1, 2, 20, tzinfo=dt.timezone.utc))
+    again = {e.story.id: e.url for e in assemble([first, later, third], SiteConfig()).entries}
+    assert (again["id001"], again["id002"]) == (url["id001"], url["id002"])
+    assert again["id003"] == f"/2021/01/02/talks-open-{short_hash('id003')}/"
 
 
 def test_a_static_file_that_shadows_a_page_is_a_collision():

@@ -179,13 +179,25 @@ def test_every_shared_output_path_is_reported_with_all_its_sources(stories, perm
 # -- collisions -------------------------------------------------------------------------
 
 def test_two_stories_with_one_url_are_an_error_naming_both_files():
-    first = _story(id="a", path="politics/first.md", slug="same")
-    second = _story(id="b", path="economy/second.md", slug="same", body="Other text.")
-    site = assemble([first, second], SiteConfig())
+    """Ids that slugify alike under a permalink without {slug}: no slug can separate them."""
+    first = _story(id="A-1", path="politics/first.md", slug="one")
+    second = _story(id="a-1", path="economy/second.md", slug="two", body="Other text.")
+    site = assemble([first, second], SiteConfig(permalink="/{id}/"))
     (collision,) = find_collisions(site.pages, {})
     assert collision.is_error
     assert "politics/first.md" in str(collision) and "economy/second.md" in str(collision)
-    assert "2021/01/14/same/index.html" in collision.message
+    assert "a-1/index.html" in collision.message
+
+
+def test_two_stories_with_one_slug_both_get_pages_and_a_warning():
+    first = _story(id="a", path="politics/first.md", slug="same")
+    second = _story(id="b", path="economy/second.md", slug="same", body="Other text.")
+    site = assemble([first, second], SiteConfig())
+    assert find_collisions(site.pages, {}) == ()
+    assert sorted(e.url for e in site.entries) == [
+        "/2021/01/14/same-" + urls.short_hash("b") + "/", "/2021/01/14/same/"]
+    assert any("economy/second.md" in d.path and "politics/first.md" in d.message
+               for d in site.diagnostics if d.severity == "warning")
 
 
 def test_pipeline_refuses_colliding_stories_before_writing_anything(tmp_path):
@@ -193,14 +205,14 @@ def test_pipeline_refuses_colliding_stories_before_writing_anything(tmp_path):
 
     content = tmp_path / "content" / "politics"
     content.mkdir(parents=True)
-    for name, body in (("first", "One text."), ("second", "Another text.")):
+    for name, story_id, body in (("first", "F-1", "One text."), ("second", "f-1", "Another.")):
         (content / f"{name}.md").write_text(
-            f"---\ntitle: Same headline\ndate: 2021-01-14\nslug: same\n---\n{body}\n",
+            f"---\ntitle: Same headline\ndate: 2021-01-14\nid: {story_id}\n---\n{body}\n",
             encoding="utf-8")
     site = tmp_path / "site"
     site.mkdir()
     (site / "old.html").write_bytes(b"previous build")
-    config = SiteConfig(root=tmp_path)
+    config = SiteConfig(root=tmp_path, permalink="/{id}/")  # "F-1" and "f-1" make one URL
     with pytest.raises(BuildError) as raised:
         pipeline.build(config, jobs=1)
     text = " ".join(str(d) for d in raised.value.diagnostics)
