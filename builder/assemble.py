@@ -342,16 +342,13 @@ _FIELDS: dict[type, Callable[[object], tuple[object, ...]]] = {
 """The records :func:`same` compares field by field (every field, even one ``==`` skips),
 with a getter of their fields."""
 
-_Value = TypeVar("_Value")
-
-
-def _reused(value: _Value, before: _Value | None) -> _Value:
+def _reused(value: T, before: T | None) -> T:
     """``before`` when it is the same as ``value`` (then it replaces it), else ``value``."""
     return before if before is not None and same(value, before) else value
 
 
-def _reused_all(values: Sequence[_Value], previous: Sequence[_Value],
-                key: Callable[[_Value], Hashable]) -> tuple[_Value, ...]:
+def _reused_all(values: Sequence[T], previous: Sequence[T],
+                key: Callable[[T], Hashable]) -> tuple[T, ...]:
     """``values``, each replaced by the one of ``previous`` with its key where that is the
     same."""
     before = {key(value): value for value in previous}
@@ -468,7 +465,7 @@ def _taxonomies(stories: Sequence[Story], config: SiteConfig
             slug = urls.slugify(name)
             if slug in used_slugs:
                 clash = used_slugs[slug]
-                slug = f"{slug[:70].rstrip('-')}-{urls.short_hash(key)}"  # never a "--"
+                slug = urls.told_apart(slug, key)
                 diagnostics.append(Diagnostic(
                     path=shown_path(members[key][0], config), line=None, severity="warning",
                     message=f"{TERM_LABELS[kind].lower()} '{name}' has the same URL name as "
@@ -496,7 +493,7 @@ def _story_urls(newest_first: Sequence[Story], config: SiteConfig
         url = urls.story_path(story, config)
         first = owner.get(url)
         if first is not None:
-            moved = urls.story_path(story, config, suffix=urls.short_hash(story.id))
+            moved = urls.story_path(story, config, apart=True)
             if moved != url and moved not in owner:
                 diagnostics.append(Diagnostic(
                     path=shown_path(story, config), line=None, severity="warning",

@@ -13,7 +13,7 @@ import re
 import unicodedata
 
 __all__ = ["MAX_SLUG_BYTES", "RESERVED", "SLUG_PATTERN", "ascii_words", "is_valid_slug",
-           "short_hash", "slugify"]
+           "short_hash", "slugify", "told_apart"]
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 MAX_SLUG_BYTES = 80
@@ -64,6 +64,12 @@ def slugify(text: str) -> str:
 def short_hash(text: str) -> str:
     """Eight hex digits identifying ``text`` (NFC), for slugs that need disambiguation."""
     return hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()[:8]
+
+
+def told_apart(slug: str, text: str) -> str:
+    """``slug`` with a short hash of ``text`` added, for the second of two things that would
+    share it: still within :data:`MAX_SLUG_BYTES`, never with a ``--``."""
+    return f"{slug[:70].rstrip('-')}-{short_hash(text)}"
 
 
 def is_valid_slug(slug: str) -> bool:

@@ -16,13 +16,12 @@ from zoneinfo import ZoneInfo
 
 from builder.config import SiteConfig
 from builder.model import Story
-from builder.slugs import (MAX_SLUG_BYTES, RESERVED, SLUG_PATTERN, is_valid_slug, short_hash,
-                           slugify)
+from builder.slugs import RESERVED, SLUG_PATTERN, is_valid_slug, short_hash, slugify, told_apart
 
 __all__ = [
     "RESERVED", "SLUG_PATTERN", "TAXONOMIES", "UnsafePath", "absolute", "archive_path",
     "feed_path", "href", "local_day", "output_path", "paginated", "short_hash", "slugify",
-    "story_path", "term_path",
+    "story_path", "term_path", "told_apart",
 ]
 
 TAXONOMIES = ("topics", "tags", "sources", "publishers")
@@ -32,23 +31,24 @@ class UnsafePath(ValueError):
     """A site path that does not map to a file inside the output directory."""
 
 
-def story_path(story: Story, config: SiteConfig, *, suffix: str = "") -> str:
+def story_path(story: Story, config: SiteConfig, *, apart: bool = False) -> str:
     """The site path of a story page, from ``config.permalink``; undated stories live under
-    ``/undated/`` because a date pattern cannot be filled without a date. ``suffix`` (a
-    short hash) is added to the slug to tell apart two stories that would share a URL."""
-    return _story_path(story.slug, story.id, story.topic, story.date, suffix,
+    ``/undated/`` because a date pattern cannot be filled without a date. With ``apart``
+    the slug carries a short hash of the story's id (:func:`told_apart`), to tell apart two
+    stories that would share a URL."""
+    return _story_path(story.slug, story.id, story.topic, story.date, apart,
                        config.permalink, config.timezone)
 
 
 @functools.lru_cache(maxsize=1 << 18)  # each story's, again at every rebuild of a preview
 def _story_path(slug: str, story_id: str, topic: str, date: dt.date | dt.datetime | None,
-                suffix: str, permalink: str, timezone: str) -> str:
+                apart: bool, permalink: str, timezone: str) -> str:
     # Equal keys give equal paths: aware datetimes that are equal are one instant, which
     # falls on one day in the site's zone; a date never equals a datetime.
     if not is_valid_slug(slug):  # a Story made elsewhere may carry a reserved or odd slug
         slug = slugify(slug or story_id)
-    if suffix:
-        slug = f"{slug[:MAX_SLUG_BYTES - len(suffix) - 1].rstrip('-')}-{suffix}"
+    if apart:
+        slug = told_apart(slug, story_id)
     if date is None:
         return f"/undated/{slug}/"
     day = _day_in(date, timezone)
