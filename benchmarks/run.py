@@ -20,7 +20,6 @@ Times are medians of ``--repeat`` runs. ``--full`` adds a 100,000-story archive.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import statistics
 import sys
@@ -75,10 +74,11 @@ class SizeResult:
 def measure_normalize(root: Path, repeats: int, limit: int = NORMALIZE_LIMIT) -> Normalize:
     """Parse up to ``limit`` story files ``repeats`` times in this process; median rate."""
     from builder.config import load_config
-    from builder.ingest import discover, parse_bytes
+    from builder.discover import story_files
+    from builder.ingest import parse_bytes
 
     config = load_config(root)
-    files = discover([config.content_path], config)[:limit]
+    files = [Path(name) for name in story_files([config.content_path], config)[:limit]]
     inputs = [(path.read_bytes(), path.relative_to(config.content_path).as_posix())
               for path in files]
     rates, failed = [], 0
@@ -88,14 +88,6 @@ def measure_normalize(root: Path, repeats: int, limit: int = NORMALIZE_LIMIT) ->
         rates.append(len(inputs) / (time.perf_counter() - start))
         failed = sum(not result.ok for result in results)
     return Normalize(statistics.median(rates), len(inputs), failed)
-
-
-def _ingest_available() -> bool:
-    try:
-        from builder import ingest
-    except ImportError:
-        return False
-    return all(hasattr(ingest, name) for name in ("discover", "parse_bytes"))
 
 
 def edit_story(path: Path, revision: int) -> None:
@@ -116,19 +108,11 @@ def measure_size(size: int, seed: int, repeats: int, workdir: Path | None,
         prepare_sites(root, size, seed, ["gazette"])
         log(f"{size:,} stories: corpus written in {time.perf_counter() - started:.1f} s")
         problems: list[str] = []
-        normalize = None
-        if _ingest_available():
-            log(f"{size:,} stories: normalize x{repeats} …")
-            normalize = measure_normalize(root, repeats)
-            if normalize.failed:
-                problems.append(f"{normalize.failed} of {normalize.files} generated stories "
-                                f"did not parse")
-        else:
-            problems.append("normalize not measured: builder.ingest does not exist yet")
-        if importlib.util.find_spec("builder.pipeline") is None:
-            problems.append("builds not measured: builder.pipeline does not exist yet")
-            return SizeResult(size, normalize, None, None, None, None, None, None,
-                              tuple(problems))
+        log(f"{size:,} stories: normalize x{repeats} …")
+        normalize = measure_normalize(root, repeats)
+        if normalize.failed:
+            problems.append(f"{normalize.failed} of {normalize.files} generated stories "
+                            f"did not parse")
         try:
             return SizeResult(size, normalize, *_measure_builds(root, repeats, log, size),
                               problems=tuple(problems))

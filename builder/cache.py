@@ -46,16 +46,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from builder import __version__, ingest, similarity  # noqa: F401 - loaded before hashing
+from builder import __version__
 from builder.config import SiteConfig
 from builder.errors import Diagnostic
 
 __all__ = [
-    "DATABASE_NAME", "PAGE_ONLY_SETTINGS", "SCHEMA_VERSION", "Cache", "LastBuild", "PublishedFile",
+    "DATABASE_NAME", "PAGE_ONLY_SETTINGS", "SCHEMA_VERSION", "BuildRecord", "Cache", "LastBuild",
+    "PublishedFile",
     "parse_context", "story_key",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bump whenever the tables below change shape; an older database is then replaced."""
 DATABASE_NAME = "gazette.sqlite3"
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -87,7 +88,8 @@ CREATE TABLE IF NOT EXISTS parsed (
 CREATE TABLE IF NOT EXISTS builds (
     site    TEXT PRIMARY KEY,  -- absolute output directory
     inputs  BLOB NOT NULL,     -- digest of everything the build read
-    summary BLOB NOT NULL      -- pickled summary of what it published
+    summary BLOB NOT NULL,     -- pickled summary of what it published
+    tree    BLOB NOT NULL      -- builder.output.tree_record() of the output it left
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS published (
     site        TEXT NOT NULL,    -- absolute output directory
@@ -137,6 +139,18 @@ class PublishedFile:
     def identity(self) -> tuple[int, int, int]:
         """(size, mtime_ns, inode), as :func:`builder.output.snapshot` gives them."""
         return (self.size, self.mtime_ns, self.inode)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRecord:
+    """What a build that changes nothing needs of the last one: one row, no file list."""
+
+    inputs: bytes
+    """Digest of everything that build read: stories, settings, templates, code."""
+    summary: Any
+    """What it reported (the pipeline's choice of value)."""
+    tree: bytes
+    """:func:`builder.output.tree_record` of the output directory as the build left it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,9 +215,10 @@ def _parser_identity() -> Iterator[str]:
 
 
 _PARSER_IDENTITY = tuple(_parser_identity())
-"""Taken once, as this module is imported (after the parser's modules, imported above):
-the code that made a stored parse is the code this process runs, even if the files are
-edited while it runs."""
+"""Taken once, as this module is imported, from the parser's source files: a long-lived
+process (the preview server) keys its parses by the code it started with, even if the files
+are edited while it runs. (It loads the parsers themselves at its first parse, moments
+later: a no-op build never loads them.)"""
 
 
 class Cache:
@@ -321,23 +336,30 @@ class Cache:
 
     # -- the last build --------------------------------------------------------------------
 
-    def last_build(self, site: Path) -> LastBuild | None:
-        """What the last build of the output directory ``site`` read and published."""
-        key = _site_key(site)
-        if key in self._builds:
-            return self._builds[key]
-        row = self._db.execute("SELECT inputs, summary FROM builds WHERE site = ?",
-                               (key,)).fetchone()
+    def build_record(self, site: Path) -> BuildRecord | None:
+        """The last build of the output directory ``site``, without its list of files."""
+        row = self._db.execute("SELECT inputs, summary, tree FROM builds WHERE site = ?",
+                               (_site_key(site),)).fetchone()
         if row is None:
             return None
         try:
             summary = pickle.loads(row[1])
         except Exception:  # noqa: BLE001 - a damaged record: as if there were none
             return None
+        return BuildRecord(bytes(row[0]), summary, bytes(row[2]))
+
+    def last_build(self, site: Path) -> LastBuild | None:
+        """What the last build of the output directory ``site`` read and published."""
+        key = _site_key(site)
+        if key in self._builds:
+            return self._builds[key]
+        built = self.build_record(site)
+        if built is None:
+            return None
         rows = self._db.execute(
             "SELECT path, fingerprint, size, mtime_ns, inode FROM published WHERE site = ?",
             (key,))
-        record = LastBuild(bytes(row[0]), summary,
+        record = LastBuild(built.inputs, built.summary,
                            {path: PublishedFile(bytes(fingerprint), size, mtime_ns, inode)
                             for path, fingerprint, size, mtime_ns, inode in rows})
         self._builds = {key: record}
@@ -345,10 +367,11 @@ class Cache:
         return record
 
     def record_build(self, site: Path, inputs: bytes, summary: object,
-                     files: Mapping[str, PublishedFile]) -> None:
+                     files: Mapping[str, PublishedFile], tree: bytes = b"") -> None:
         """Replace the record of ``site``, in one transaction: a crash leaves the old
         record or the new one. Records of output directories that no longer exist (old
-        preview folders) go too."""
+        preview folders) go too. ``tree`` is :func:`builder.output.tree_record` of the
+        folder as the build left it (none: the next build walks it)."""
         key = _site_key(site)
         blob = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL)
         with self._transaction():
@@ -369,8 +392,8 @@ class Cache:
             else:
                 self._db.execute("DELETE FROM published WHERE site = ?", (key,))
                 stale, fresh = [], files.items()
-            self._db.execute("INSERT OR REPLACE INTO builds (site, inputs, summary) "
-                             "VALUES (?, ?, ?)", (key, inputs, blob))
+            self._db.execute("INSERT OR REPLACE INTO builds (site, inputs, summary, tree) "
+                             "VALUES (?, ?, ?, ?)", (key, inputs, blob, tree))
             self._db.executemany("DELETE FROM published WHERE site = ? AND path = ?", stale)
             self._db.executemany(
                 "INSERT OR REPLACE INTO published (site, path, fingerprint, size, mtime_ns, "
@@ -379,6 +402,12 @@ class Cache:
                  for path, f in fresh))
         self._builds = {key: LastBuild(inputs, summary, dict(files))}
         self._builds_version = self._data_version()
+
+    def record_tree(self, site: Path, tree: bytes) -> None:
+        """Replace the :func:`builder.output.tree_record` of the last build of ``site``
+        (taken again once the whole output was found as that build left it)."""
+        with self._transaction():
+            self._db.execute("UPDATE builds SET tree = ? WHERE site = ?", (tree, _site_key(site)))
 
     def forget_build(self, site: Path) -> None:
         """Drop the record of ``site``: its next build starts from what is on disk."""

@@ -21,6 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from builder.errors import ConfigError
 
 CONFIG_FILE = "gazette.toml"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+"""Gazette's own templates; a project's ``templates/`` overrides them file by file."""
+DEFAULT_STATIC = DEFAULT_TEMPLATES.parent / "static"
+"""Gazette's own static files; a project's ``static/`` overrides them file by file."""
 PERMALINK_FIELDS = frozenset({"year", "month", "day", "slug", "id", "topic"})
 
 

@@ -52,9 +52,9 @@ def code_identity() -> bytes:
     """Digest of every module of Gazette, its version, Python's and the libraries' versions:
     whatever code turns inputs into bytes. A development edit changes it like a release.
 
-    Taken once, as this module is imported (the pipeline imports the renderer first): the
-    code a build renders with is the code it fingerprints, even if the files are edited
-    while a long-lived process (the preview server) runs.
+    Taken once, as this module is imported, from the source files: a long-lived process
+    (the preview server) fingerprints by the code it started with, even if the files are
+    edited while it runs.
     """
     return _CODE_IDENTITY
 

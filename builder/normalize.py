@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TextIO
 
 from builder.config import SiteConfig
+from builder.discover import story_files
 from builder.errors import Diagnostic
-from builder.ingest import FileResult, discover, read_file
+from builder.ingest import FileResult, read_file
 from builder.model import SCHEMA_KEYS, Story, iso
 from builder.similarity import DuplicateIndex, find_duplicates
 
@@ -52,7 +53,7 @@ def print_jsonl(config: SiteConfig, paths: Sequence[Path], out: TextIO) -> int:
     ``duplicate_of`` is the id of the earliest version when a story is a later wire copy
     of another story among ``paths``, else null; so every file is read before printing.
     """
-    results = [read_file(path, config) for path in discover(paths, config)]
+    results = [read_file(Path(name), config) for name in story_files(paths, config)]
     duplicates = _duplicates([story for result in results for story in result.stories], config)
     for result in results:
         for line in _json_lines(result, duplicates):
@@ -129,7 +130,7 @@ def write(config: SiteConfig, paths: Sequence[Path], *, dry_run: bool, out: Text
     file could not be read, else 0.
     """
     failed = False
-    for path in discover(paths, config):
+    for path in map(Path, story_files(paths, config)):
         result = read_file(path, config)
         for diagnostic in result.diagnostics:
             out.write(f"{diagnostic}\n")

@@ -51,6 +51,7 @@ import errno
 import fcntl
 import glob
 import os
+import pickle
 import shutil
 import signal
 import stat
@@ -63,12 +64,15 @@ from pathlib import Path
 from builder.errors import BuildError
 
 __all__ = ["FileIdentity", "UpdateResult", "WriteResult", "exchange", "identity",
-           "reserve_path", "snapshot", "update_site", "write_site"]
+           "reserve_path", "snapshot", "tree_record", "tree_unchanged", "update_site",
+           "write_site"]
 
 FileIdentity = tuple[int, int, int]
 """(size, modification time in ns, inode) of a file: changes whenever the file is replaced
 or written to, so an unchanged identity means the bytes last published are still there."""
 _NOT_A_FILE: FileIdentity = (-1, -1, -1)
+_UNSETTLED = (-2, -2)
+"""What :func:`tree_record` records of a folder changed too recently to be trusted."""
 
 _RESERVE_SUFFIX = "-reserve"
 
@@ -254,6 +258,59 @@ def snapshot(output: Path) -> dict[str, FileIdentity]:
     return found
 
 
+def tree_record(output: Path, files: Mapping[str, FileIdentity], settled_ns: int) -> bytes:
+    """A record of ``output`` for :func:`tree_unchanged`: its ``files`` with the given
+    identities (the writer's, or :func:`snapshot`'s), and every folder holding them with
+    its identity now. A folder changed at or after ``settled_ns`` (nanoseconds since the
+    epoch) is recorded as never matching: a file added to it within the same tick of the
+    file system's clock would leave its modification time as it is."""
+    names = sorted(_folders_of(files))
+    paths = sorted(files)
+    identities = [_UNSETTLED if mtime_ns >= settled_ns else (mtime_ns, inode)
+                  for mtime_ns, inode in _folder_identities(os.fspath(output), names)]
+    return pickle.dumps((names, identities, paths, [files[p] for p in paths]),
+                        protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def tree_unchanged(output: Path, record: bytes) -> bool:
+    """True if ``output`` holds exactly what :func:`tree_record` recorded: no file changed,
+    none added, removed or replaced. Costs a status call per file and folder and lists no
+    folder: adding, removing or renaming an entry changes its folder's modification time,
+    and writing a file changes its own. A third of the cost of :func:`snapshot`, which is
+    what tells a build that changes nothing (10,000 stories: 0.13 s against 0.36 s)."""
+    try:
+        names, folders, paths, files = pickle.loads(record)
+        root = os.fspath(output)
+        if _folder_identities(root, names) != folders:
+            return False
+        prefix = os.path.join(root, "")
+        regular = stat.S_ISREG
+        return [(i.st_size, i.st_mtime_ns, i.st_ino) if regular(i.st_mode) else _NOT_A_FILE
+                for i in map(os.lstat, [prefix + p for p in paths])] == files
+    except Exception:  # noqa: BLE001 - a path gone, or a damaged record: not unchanged
+        return False
+
+
+def _folders_of(files: Iterable[str]) -> set[str]:
+    """Every folder leading to ``files`` (relative paths), '' (the root) included."""
+    folders = {""}
+    for relative in files:
+        parent = relative.rpartition("/")[0]
+        while parent not in folders:
+            folders.add(parent)
+            parent = parent.rpartition("/")[0]
+    return folders
+
+
+def _folder_identities(root: str, names: Iterable[str]) -> list[tuple[int, int]]:
+    """(modification time in ns, inode) of each folder (relative to ``root``; '' is the
+    root), or (-1, -1) for what is not a folder."""
+    folder = stat.S_ISDIR
+    prefix = os.path.join(root, "")
+    return [(i.st_mtime_ns, i.st_ino) if folder(i.st_mode) else (-1, -1)
+            for i in map(os.lstat, [prefix + name for name in names])]
+
+
 def identity(path: Path) -> FileIdentity:
     return _identity_of(os.lstat(path))
 
@@ -343,12 +400,7 @@ def _write_locked(files: Iterable[tuple[str, bytes]], kept: Iterable[str], outpu
 def _holds_exactly(output: Path, identities: Mapping[str, FileIdentity]) -> bool:
     """True if ``output`` holds exactly these files, each the very file of this identity,
     the folders leading to them and nothing else."""
-    folders = {""}
-    for relative in identities:
-        parent = relative.rpartition("/")[0]
-        while parent not in folders:
-            folders.add(parent)
-            parent = parent.rpartition("/")[0]
+    folders = _folders_of(identities)
     seen = 0
     pending = [("", os.fspath(output))]
     try:

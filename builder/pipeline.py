@@ -22,33 +22,40 @@ Rendering and writing overlap: rendered pages flow to the staging tree as they c
 from the workers, a few hundred at a time (:func:`_map`), and are written there one by
 one (:func:`builder.output.write_site`), so the site's bytes are never all in memory at
 once. The two are timed as one stage, ``render+write``.
+
+The parsers, Jinja and the search indexer are imported where a stage first needs them, not
+at the top: a no-op build of 10,000 stories takes about half a second, and loading them
+would add a quarter of a second to it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
-import multiprocessing
 import os
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 
-import jinja2
+from typing import TYPE_CHECKING
 
-from builder import ingest, output, render, search, similarity
+from builder import discover, output, similarity
 from builder.assemble import (Link, Memo, Page, Site, assemble, by_place, find_collisions,
                               shown_path)
-from builder.cache import Cache, PublishedFile, StatIdentity, parse_context, story_key
-from builder.config import SiteConfig
+from builder.cache import RACY_SECONDS, Cache, PublishedFile, parse_context
+from builder.config import DEFAULT_STATIC, DEFAULT_TEMPLATES, SiteConfig
 from builder.errors import BuildError, ConfigError, ContentError, Diagnostic
 from builder.fingerprint import Fingerprinter, code_identity, folder_digest
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from builder import ingest, search
 
 __all__ = ["BuildResult", "CheckResult", "Progress", "WarmBuilds", "build", "check"]
 
@@ -108,24 +115,6 @@ class _Summary:
     pages: int
     skipped: tuple[Diagnostic, ...]
     warnings: tuple[Diagnostic, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """One discovered story file and its cache key."""
-
-    path: Path
-    relpath: str
-    key: str
-    data: bytes | None = None
-    """Its bytes when they were read to take the key; None when the key came from the
-    file's unchanged identity (they are read only if the file must be parsed)."""
-    readable: bool = True
-    """False when the file could not be read: ingest says why, and the key is unique."""
-
-    @classmethod
-    def unreadable(cls, path: Path, relpath: str) -> _Source:
-        return cls(path, relpath, f"unreadable:{path}", readable=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,20 +179,28 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
     site_dir = config.output_path
     with (nullcontext(cache) if cache else Cache.open(config.cache_path)) as store:
         with _timed("read", timings):
-            sources = _discover(config, store)
+            sources = discover.sources(config, store)
             build_time = source_date_epoch()
             context = _context(config, build_time)
             inputs = _inputs(context, sources)
-            last = store.last_build(site_dir)
-            # The preview's output directory is its own: what its last build left is there.
-            present = (carried.present if carried is not None and in_place
-                       and carried.output == site_dir else output.snapshot(site_dir))
-            unchanged = last is not None and last.inputs == inputs \
-                and last.still_on_disk(present)
+            record = store.build_record(site_dir)
+            same_inputs = record is not None and record.inputs == inputs
+            unchanged = same_inputs and output.tree_unchanged(site_dir, record.tree)
             if not unchanged:
-                results, sketches, parsed = _read(config, sources, store, workers, progress)
+                last = store.last_build(site_dir)
+                # The preview's output directory is its own: what its last build left is there.
+                present = (carried.present if carried is not None and in_place
+                           and carried.output == site_dir else output.snapshot(site_dir))
+                # The quick look at the output cannot tell a folder changed just after the
+                # build: the full one can, and once it finds all as left, the quick one will.
+                unchanged = same_inputs and last is not None and last.still_on_disk(present)
+                if unchanged:
+                    store.record_tree(site_dir, output.tree_record(site_dir, present, _settled()))
+                else:
+                    results, sketches, parsed = _read(config, sources, store, workers, progress)
         if unchanged:  # the same inputs and the same output: the site is already built
-            return _already_built(last.summary, strict, started, timings), carried
+            return _already_built(record.summary, store.notes, strict, started,
+                                  timings), carried
         stories = [story for result in results for story in result.stories]
         diagnostics = [d for result in results for d in result.diagnostics]
         errors = tuple(sorted({d for d in diagnostics if d.is_error}, key=by_place))
@@ -214,7 +211,7 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                             memo=_memo(store), previous=carried.site if carried else None)
             statics = static_files(config)
             _refuse_collisions(site, statics)
-            warnings = _warnings(site, (*diagnostics, *store.notes), config)
+            warnings = _warnings(site, diagnostics, config)
         with _timed("fingerprint", timings):
             page_context = Fingerprinter(b"").of((context, site.nav))
             fingerprinter = Fingerprinter(page_context,
@@ -240,10 +237,11 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                            warnings=warnings)
         store.record_build(site_dir, inputs, summary, {
             relative: PublishedFile(by_output.get(relative, b""), *found)
-            for relative, found in identities.items()})
+            for relative, found in identities.items()},
+            output.tree_record(site_dir, identities, _settled()))
         store.retain_parsed([source.key for source in sources])
     result = BuildResult(stories=summary.stories, pages=summary.pages, written=written,
-                         skipped=errors, warnings=warnings,
+                         skipped=errors, warnings=_with_notes(warnings, store.notes),
                          seconds=time.perf_counter() - started, timings=tuple(timings),
                          rendered=len(changed), parsed=parsed)
     if not warm:
@@ -286,20 +284,34 @@ class WarmBuilds:
             self._cache = None
 
 
-def _already_built(summary: _Summary, strict: bool, started: float,
-                   timings: list[tuple[str, float]]) -> BuildResult:
+def _settled() -> int:
+    """Now, less the time a file system's clock may take to tick (in ns since the epoch):
+    a folder changed since may still change without its modification time showing it."""
+    return time.time_ns() - RACY_SECONDS * 1_000_000_000
+
+
+def _already_built(summary: _Summary, notes: Sequence[Diagnostic], strict: bool,
+                   started: float, timings: list[tuple[str, float]]) -> BuildResult:
     if strict and summary.skipped:
         raise ContentError(summary.skipped)
     return BuildResult(stories=summary.stories, pages=summary.pages, written=0,
-                       skipped=summary.skipped, warnings=summary.warnings,
+                       skipped=summary.skipped, warnings=_with_notes(summary.warnings, notes),
                        seconds=time.perf_counter() - started, timings=tuple(timings))
+
+
+def _with_notes(warnings: tuple[Diagnostic, ...], notes: Sequence[Diagnostic]
+                ) -> tuple[Diagnostic, ...]:
+    """A build's warnings and the cache's notes on this build (a replaced database, say):
+    the notes are not the site's, so a later no-op build does not report them again."""
+    return tuple(sorted({*warnings, *notes}, key=by_place))
 
 
 def check(config: SiteConfig) -> CheckResult:
     """Read every story and assemble the site, reporting every problem; write nothing
     but the parse cache."""
     with _collector_paused(), Cache.open(config.cache_path) as store:
-        results, sketches, _ = _read(config, _discover(config, store), store, _workers(1), None)
+        results, sketches, _ = _read(config, discover.sources(config, store), store,
+                                     _workers(1), None)
         stories = [story for result in results for story in result.stories]
         site = assemble(stories, config, build_time=source_date_epoch(), sketches=sketches,
                         memo=_memo(store))
@@ -328,7 +340,7 @@ def static_files(config: SiteConfig) -> dict[str, Path]:
     """Output path → file for every static asset: Gazette's defaults, then the user's
     ``static/`` overriding them file by file. All published under ``static/``."""
     found: dict[str, Path] = {}
-    for folder in (render.DEFAULT_STATIC, config.static_path):
+    for folder in (DEFAULT_STATIC, config.static_path):
         if not folder.is_dir():
             continue
         for path in sorted(folder.rglob("*")):
@@ -339,39 +351,7 @@ def static_files(config: SiteConfig) -> dict[str, Path]:
 
 # -- stages ------------------------------------------------------------------------------
 
-def _discover(config: SiteConfig, store: Cache) -> list[_Source]:
-    """Every story file with its cache key: the key covers the bytes, the path and the
-    parse context, so a cached parse under it is this file's parse. A file whose identity
-    is the one it had when its key was last taken is not read again."""
-    context = parse_context(config)
-    known = store.file_keys(context)
-    read: dict[str, tuple[StatIdentity, str]] = {}
-    sources = []
-    started_ns = time.time_ns()
-    inside = os.path.join(os.fspath(config.content_path), "")
-    for path in ingest.discover([config.content_path], config):
-        name = os.fspath(path)
-        try:
-            relpath = (name[len(inside):].replace(os.sep, "/") if name.startswith(inside)
-                       else path.relative_to(config.content_path).as_posix())
-            info = os.stat(name)  # before reading: a later write changes it for next time
-            identity = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-            remembered = known.get(name)
-            if remembered is not None and remembered[0] == identity:
-                sources.append(_Source(path, relpath, remembered[1]))
-                continue
-            data = path.read_bytes()
-        except (OSError, ValueError):  # ingest.read_file says why, with a diagnostic
-            sources.append(_Source.unreadable(path, path.name))
-            continue
-        key = story_key(context, relpath, data)
-        read[name] = (identity, key)
-        sources.append(_Source(path, relpath, key, data))
-    store.store_file_keys(context, read, [os.fspath(s.path) for s in sources], started_ns)
-    return sources
-
-
-def _read(config: SiteConfig, sources: Sequence[_Source], store: Cache, workers: _Workers,
+def _read(config: SiteConfig, sources: Sequence[discover.Source], store: Cache, workers: _Workers,
           progress: Progress | None
           ) -> tuple[list[ingest.FileResult], dict[str, similarity.TextSketch], int]:
     """The parse of every file in discovery order, each story's text sketch for the
@@ -379,7 +359,7 @@ def _read(config: SiteConfig, sources: Sequence[_Source], store: Cache, workers:
     from the cache, else are made (in worker processes when there are many) and stored."""
     found = store.parsed([s.key for s in sources if s.readable])
     context = parse_context(config)
-    sources = [_with_bytes(s, context) if s.key not in found and s.data is None and s.readable
+    sources = [s.with_bytes(context) if s.key not in found and s.data is None and s.readable
                else s for s in sources]
     missing = [s for s in sources if s.key not in found]
     if progress and found:
@@ -405,27 +385,19 @@ def _read(config: SiteConfig, sources: Sequence[_Source], store: Cache, workers:
     return results, {i: s for i, s in sketches.items() if s is not None}, len(missing)
 
 
-def _with_bytes(source: _Source, context: str) -> _Source:
-    """A source known by its identity, read to be parsed; its key is taken again from the
-    bytes read, so a file written since it was discovered is cached under its new bytes."""
-    try:
-        data = source.path.read_bytes()
-    except OSError:
-        return _Source.unreadable(source.path, source.relpath)
-    return _Source(source.path, source.relpath, story_key(context, source.relpath, data), data)
-
-
-_Parse = tuple[ingest.FileResult, dict[str, similarity.TextSketch]]
+_Parse = tuple["ingest.FileResult", dict[str, similarity.TextSketch]]
 """A file's parse and the text sketch of each of its stories, by story id."""
 
 
-def _file_parser(config: SiteConfig) -> Callable[[_Source], _Parse]:
+def _file_parser(config: SiteConfig) -> Callable[[discover.Source], _Parse]:
     # Sketching is the costly part of finding wire copies, and a pure function of a story:
     # done here, in the workers, and cached with the parse. One sketcher per process.
+    from builder import ingest  # the parsers: a no-op build never loads them
+
     sketcher = similarity.Sketcher()
 
-    def parse(source: _Source) -> _Parse:
-        result = (ingest.read_file(source.path, config) if source.data is None
+    def parse(source: discover.Source) -> _Parse:
+        result = (ingest.read_file(Path(source.path), config) if source.data is None
                   else ingest.parse_bytes(source.data, source.relpath, config))
         return result, {s.id: sketcher.sketch(s.body) for s in result.stories}
 
@@ -443,12 +415,12 @@ def _context(config: SiteConfig, build_time: dt.datetime | None) -> bytes:
     templates, the static files, every setting and the build timestamp."""
     digest = Fingerprinter(b"")
     return digest.of((code_identity(),
-                      folder_digest([config.templates_path, render.DEFAULT_TEMPLATES]),
-                      folder_digest([render.DEFAULT_STATIC, config.static_path]),
+                      folder_digest([config.templates_path, DEFAULT_TEMPLATES]),
+                      folder_digest([DEFAULT_STATIC, config.static_path]),
                       config.portable, build_time))
 
 
-def _inputs(context: bytes, sources: Sequence[_Source]) -> bytes:
+def _inputs(context: bytes, sources: Sequence[discover.Source]) -> bytes:
     """Digest of all a build reads: the context and every story file's key, in order.
     An unreadable file has no stable key, so a build with one never counts as unchanged."""
     digest = Fingerprinter(b"")
@@ -488,6 +460,8 @@ def _write(config: SiteConfig, site: Site, changed: Sequence[Page], rendered: It
     directory swapped in whole; or, when ``in_place`` is allowed, apply a small change to
     an existing site by a burst of renames (not for a first build, nor one whose search
     index must be made over the whole site)."""
+    from builder import search
+
     site_dir = config.output_path
     fresh = chain(zip((page.output for page in changed), rendered), site.files)
     changed_paths = {page.output for page in changed}
@@ -522,6 +496,8 @@ def _claims(site: Site, statics: dict[str, Path]) -> dict[str, str]:
 
 def _warnings(site: Site, diagnostics: Sequence[Diagnostic], config: SiteConfig
               ) -> tuple[Diagnostic, ...]:
+    from builder import render
+
     removed = [d for entry in site.entries
                for d in render.removed_html(entry.story, shown_path(entry.story, config))]
     found = {d for d in (*diagnostics, *site.diagnostics, *removed) if not d.is_error}
@@ -541,6 +517,10 @@ def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], wo
 def _page_renderer(config: SiteConfig, nav: tuple[Link, ...]) -> Callable[[Page], bytes]:
     # One environment per process, made on its first task: templates compile once, and no
     # state is shared between processes.
+    import jinja2
+
+    from builder import render
+
     env = render.environment(config, nav)
 
     def render_one(page: Page) -> bytes:
@@ -594,12 +574,15 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
         return
     tasks = ((start, min(start + _ITEMS_PER_TASK, len(items)))
              for start in range(0, len(items), _ITEMS_PER_TASK))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     global _inherited
     _inherited = (make_worker, arguments, items)
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(_SWITCH_SECONDS_WHILE_POOLED)
     try:
-        with ProcessPoolExecutor(max_workers=processes, mp_context=_FORK) as pool:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
             queued: deque[Future] = deque(
                 pool.submit(_run_task, task)
                 for task in islice(tasks, processes * (1 + _TASKS_AHEAD_PER_WORKER)))
@@ -616,7 +599,6 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
         sys.setswitchinterval(switch_interval)
 
 
-_FORK = multiprocessing.get_context("fork")
 _inherited: tuple[Callable[..., Callable], tuple[object, ...], Sequence] | None = None
 """The work of the pool being started. Forked workers inherit it instead of receiving it
 pickled: pickling every page's stories to the workers cost more than rendering them."""

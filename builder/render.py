@@ -13,7 +13,6 @@ import html as html_lib
 import json
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import cmarkgfm
@@ -28,7 +27,7 @@ from markupsafe import Markup
 
 from builder import urls
 from builder.assemble import MONTHS, Entry, Link, Page
-from builder.config import SiteConfig
+from builder.config import DEFAULT_STATIC, DEFAULT_TEMPLATES, SiteConfig
 from builder.errors import Diagnostic
 from builder.model import Moment, Story
 
@@ -37,9 +36,6 @@ __all__ = [
     "json_for_script", "long_date", "removed_html", "render_page", "story_jsonld",
 ]
 
-_PROJECT = Path(__file__).resolve().parent.parent
-DEFAULT_TEMPLATES = _PROJECT / "templates"
-DEFAULT_STATIC = _PROJECT / "static"
 
 ALLOWED_TAGS = frozenset({
     "p", "br", "hr", "em", "strong", "b", "i", "u", "s", "del", "ins", "sub", "sup", "small",

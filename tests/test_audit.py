@@ -34,6 +34,7 @@ import pytest
 
 from builder import ingest, pipeline, urls
 from builder.config import SiteConfig, load_config
+from builder.discover import story_files
 from builder.model import Story
 
 pytestmark = pytest.mark.audit
@@ -130,7 +131,7 @@ def _listening(directory: Path) -> Iterator[ThreadingHTTPServer]:
 
 
 def _read_stories(config: SiteConfig) -> list[Story]:
-    paths = ingest.discover([config.content_path], config)
+    paths = story_files([config.content_path], config)
     return [story for path in paths for story in ingest.read_file(path, config).stories
             if not story.draft]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from benchmarks import compare, generate, measure, run
 from benchmarks.generate import BODY_MAX_BYTES, BODY_MIN_BYTES, write_corpus
+from builder.discover import story_files
 
 SEED_FIRST_LINE = re.compile(r"^ date (\d{4}-\d{2}-\d{2}) By (\S.*)$")
 RAW_NAME = re.compile(r"^(\d{5})_([0-9a-f]{16})\.txt$")
@@ -105,14 +105,12 @@ def test_unknown_format_is_refused(tmp_path):
 
 
 def test_generated_stories_parse_as_seed_shape(tmp_path):
-    ingest = pytest.importorskip("builder.ingest")
-    if not hasattr(ingest, "parse_bytes"):
-        pytest.skip("builder.ingest has no parse_bytes yet")
+    from builder import ingest
     from builder.config import load_config
 
     write_corpus(tmp_path, 40, seed=9)
     config = load_config(tmp_path)
-    files = ingest.discover([config.content_path], config)
+    files = story_files([config.content_path], config)
     assert len(files) == 40
     for story in generate.generate(40, seed=9):
         result = ingest.parse_bytes(story.raw_bytes(), story.raw_path, config)
@@ -163,8 +161,6 @@ def test_sizes_option_is_validated():
             run.parse_sizes(bad)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("builder.pipeline") is None,
-                    reason="builder.pipeline does not exist yet")
 def test_run_end_to_end_at_a_tiny_size(tmp_path, capsys):
     assert run.main(["--sizes", "12", "--repeat", "1", "--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -193,8 +189,6 @@ def test_compare_builds_equivalent_page_sets(tmp_path):
         assert "Gazette / hugo: cold" in text
 
 
-@pytest.mark.skipif(importlib.util.find_spec("builder.serve") is None,
-                    reason="builder.serve does not exist yet")
 def test_preview_measures_save_to_served_page(tmp_path):
     from benchmarks import preview
 

@@ -6,6 +6,7 @@ these tests pin down the pipeline's own behaviour; ``test_site_links`` builds re
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import io
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 import html5lib
 import pytest
 
-from builder import output, pipeline, render
+from builder import ingest, output, pipeline, render
 from builder.config import SiteConfig
 from builder.errors import BuildError, ContentError, Diagnostic
 from builder.model import Story
@@ -37,10 +38,6 @@ class JsonIngest:
     """Reads ``content/*.json``: one Story per file; a file that is not JSON is unreadable."""
 
     @staticmethod
-    def discover(paths, config):
-        return sorted(p for root in paths for p in Path(root).rglob("*.json"))
-
-    @staticmethod
     def parse_bytes(data, relative, config):
         try:
             fields = json.loads(data)
@@ -57,9 +54,15 @@ class JsonIngest:
         return JsonIngest.parse_bytes(path.read_bytes(), relative, config)
 
 
+def use_json_ingest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builds read stories with :class:`JsonIngest` (forked workers inherit it)."""
+    monkeypatch.setattr(ingest, "read_file", JsonIngest.read_file)
+    monkeypatch.setattr(ingest, "parse_bytes", JsonIngest.parse_bytes)
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "ingest", JsonIngest)
+    use_json_ingest(monkeypatch)
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     (tmp_path / "content").mkdir()
     return tmp_path
@@ -281,6 +284,19 @@ def test_a_second_build_rewrites_nothing_and_deleted_stories_vanish(project):
     assert b"story-0" not in site["index.html"]
 
 
+def test_a_note_about_the_cache_is_reported_by_the_build_it_concerns_only(project):
+    for n in range(3):
+        add_story(project, n)
+    config = config_for(project)
+    pipeline.build(config)
+    (config.cache_path / "gazette.sqlite3").write_bytes(b"not a database" * 10)
+    replaced = pipeline.build(config)  # the cache's record is gone: it builds again
+    assert [d.message for d in replaced.warnings if "cache" in d.message]
+    again = pipeline.build(config)
+    assert (again.rendered, again.written) == (0, 0)
+    assert not [d.message for d in again.warnings if "cache" in d.message]
+
+
 def test_where_the_project_is_named_from_does_not_count(project, monkeypatch):
     """`gazette build` from the project folder and `gazette --root /its/path build` (the
     preview server, scripts) are one build: the second renders and parses nothing."""
@@ -300,7 +316,7 @@ def test_rebuilds_are_byte_identical_across_workers_and_environment(project, mon
     monkeypatch.setenv("LANG", "de_DE.UTF-8")
     os.utime(project / "content" / "0001.json", (0, 0))
     calls = []
-    monkeypatch.setattr(pipeline, "ProcessPoolExecutor",
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor",
                         lambda **kw: calls.append(kw) or ProcessPoolExecutor(**kw))
     # A cache of its own, so that it parses too rather than reuse the first build's parses.
     pipeline.build(config_for(project, output_dir="two", cache_dir=".cache-two"), jobs=2)
@@ -464,7 +480,6 @@ def test_progress_bar_on_a_terminal_and_profile_lines():
 SEED = Path(__file__).parent / "fixtures" / "seed" / "000_a203978440becfc5.txt"
 
 
-@pytest.mark.skipif(not hasattr(pipeline.ingest, "read_file"), reason="ingest not written yet")
 def test_the_seed_story_appears_everywhere_a_reader_looks(tmp_path):
     (tmp_path / "content" / "politics").mkdir(parents=True)
     (tmp_path / "content" / "politics" / SEED.name).write_bytes(SEED.read_bytes())

@@ -15,9 +15,8 @@ from pathlib import Path
 
 
 from builder import cache as cache_module
-from builder import output
-from builder.cache import (DATABASE_NAME, PAGE_ONLY_SETTINGS, SCHEMA_VERSION, Cache,
-                           PublishedFile, parse_context, story_key)
+from builder.cache import (DATABASE_NAME, PAGE_ONLY_SETTINGS, SCHEMA_VERSION, BuildRecord,
+                           Cache, PublishedFile, parse_context, story_key)
 from builder.config import SiteConfig
 from builder.ingest import parse_bytes
 
@@ -237,32 +236,25 @@ def test_retain_keeps_memory_exact_and_prunes_the_database_only_when_it_doubled(
                 f"k{n}" for n in range(10)}
 
 
-def test_the_last_build_is_recognised_on_disk_until_anything_changes(tmp_path):
+def test_the_last_build_is_recorded_and_forgotten_with_its_folder(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
-    (site / "a.html").write_text("a")
-    (site / "b.html").write_text("b")
     gone = tmp_path / "old-preview"
     gone.mkdir()
     with Cache.open(tmp_path / "cache") as cache:
         cache.record_build(gone, b"x", None, {"x.html": PublishedFile(b"1", 1, 1, 1)})
         gone.rmdir()
-        present = output.snapshot(site)
-        cache.record_build(site, b"inputs", {"stories": 2}, {
-            name: PublishedFile(b"fp-" + name.encode(), *present[name]) for name in present})
+        cache.record_build(site, b"inputs", {"stories": 2},
+                           {"a.html": PublishedFile(b"fp-a", 1, 2, 3)}, b"tree")
         assert cache.last_build(gone) is None  # folders that no longer exist are forgotten
+        assert cache.build_record(gone) is None
         last = cache.last_build(site)
         assert (last.inputs, last.summary) == (b"inputs", {"stories": 2})
-        assert last.files["a.html"].fingerprint == b"fp-a.html"
-        assert last.still_on_disk(output.snapshot(site))
-        (site / "c.html").write_text("c")  # a stray file
-        assert not last.still_on_disk(output.snapshot(site))
-        (site / "c.html").unlink()
-        time.sleep(0.01)
-        (site / "b.html").write_text("B")  # same size, edited by hand
-        assert not last.still_on_disk(output.snapshot(site))
+        assert last.files["a.html"].fingerprint == b"fp-a"
+        assert cache.build_record(site) == BuildRecord(b"inputs", {"stories": 2}, b"tree")
         cache.forget_build(site)
         assert cache.last_build(site) is None
+        assert cache.build_record(site) is None
 
 
 # -- derived values ------------------------------------------------------------------------

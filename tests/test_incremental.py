@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder import pipeline, render
+from builder import discover, pipeline, render
 from builder.assemble import assemble
 from builder.cache import Cache
 from builder.config import SiteConfig
@@ -204,7 +204,7 @@ def test_an_edit_renders_exactly_the_pages_that_show_the_story(tmp_path, monkeyp
     result = pipeline.build(config, jobs=1)
 
     with Cache.open(config.cache_path) as cache:
-        results, _, _ = pipeline._read(config, pipeline._discover(config, cache), cache,
+        results, _, _ = pipeline._read(config, discover.sources(config, cache), cache,
                                        pipeline._workers(1), None)
     stories = [story for result in results for story in result.stories]
     edited = next(s for s in stories if s.path == path.relative_to(config.content_path).as_posix())
@@ -287,8 +287,8 @@ def test_a_file_changed_just_before_it_was_read_is_read_again(tmp_path):
     timestamp tick, so its identity is not trusted next time."""
     config = make_project(tmp_path, 3)
     with Cache.open(config.cache_path) as cache:
-        sources = pipeline._discover(config, cache)
+        sources = discover.sources(config, cache)
         assert all(source.data is not None for source in sources)
-        again = pipeline._discover(config, cache)  # the files were all written just now
+        again = discover.sources(config, cache)  # the files were all written just now
         assert all(source.data is not None for source in again)
         assert [s.key for s in again] == [s.key for s in sources]

@@ -15,10 +15,9 @@ from urllib.parse import urljoin, urlsplit
 import html5lib
 import pytest
 
-from builder import pipeline
 from builder.cli import main
 
-from test_build import JsonIngest, add_story
+from test_build import add_story, use_json_ingest
 
 BASE_URL = "https://example.org/news/"
 PREFIX = "/news/"
@@ -114,7 +113,7 @@ def _localise(url: str, root: str, base_url: str) -> str | None:
 
 
 def test_synthetic_site_has_no_broken_links(tmp_path, monkeypatch, serve):
-    monkeypatch.setattr(pipeline, "ingest", JsonIngest)
+    use_json_ingest(monkeypatch)
     (tmp_path / "content").mkdir()
     (tmp_path / "gazette.toml").write_text("per_page = 3\nallow_undated = true\n")
     for n in range(12):

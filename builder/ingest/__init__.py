@@ -13,12 +13,7 @@ Every problem becomes a :class:`~builder.errors.Diagnostic` naming the file and 
 
 from __future__ import annotations
 
-import fnmatch
-import functools
 import hashlib
-import os
-import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -33,7 +28,7 @@ from builder.ingest.slug import story_slug
 from builder.ingest.sniff import sniff
 from builder.model import Story
 
-__all__ = ["FileResult", "discover", "parse_bytes", "read_file", "story_slug"]
+__all__ = ["FileResult", "parse_bytes", "read_file", "story_slug"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,39 +45,6 @@ class FileResult:
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
-
-
-def discover(paths: Sequence[Path], config: SiteConfig) -> list[Path]:
-    """Story files under ``paths`` (files or folders), sorted by path.
-
-    Skips dotfiles and dot-folders, ``_``-prefixed names (drafts kept aside) and names
-    matching ``config.ignore`` (README*, LICENSE*, *.orig ...). A file named explicitly is
-    kept even when a folder walk would skip it.
-    """
-    ignored = _ignored(tuple(config.ignore))
-    found: set[str] = set()
-    for path in paths:
-        name = os.fspath(path)
-        if os.path.isfile(name):
-            found.add(name)
-            continue
-        for folder, dirs, files in os.walk(name):
-            dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-            found.update(os.path.join(folder, file) for file in files
-                         if not (file.startswith((".", "_"))
-                                 or ignored(os.path.normcase(file))))
-    # Strings while walking (10,000 files: 0.25 → 0.05 s); Path once at the end, which also
-    # merges two spellings of one file.
-    return sorted({Path(name) for name in found}, key=lambda p: p.as_posix())
-
-
-@functools.lru_cache(maxsize=16)
-def _ignored(globs: tuple[str, ...]) -> Callable[[str], object]:
-    """One compiled matcher for all the ``ignore`` globs (as :func:`fnmatch.fnmatch`)."""
-    if not globs:
-        return lambda _name: False
-    return re.compile("|".join(fnmatch.translate(os.path.normcase(glob)) for glob in globs)
-                      ).match
 
 
 def read_file(path: Path, config: SiteConfig) -> FileResult:
