@@ -75,9 +75,10 @@ PAGE_ONLY_SETTINGS = frozenset({
 file is parsed), so changing them keeps parsed stories. Every other setting is part of
 :func:`parse_context`; tests/test_cache.py checks ingest reads none of these."""
 
-_PARSER_SOURCES = ("ingest", "model.py", "errors.py", "similarity.py")
+_PARSER_SOURCES = ("ingest", "model.py", "errors.py", "similarity.py", "fingerprint.py")
 """The code a cached parse depends on, relative to the ``builder`` package (stories' text
-sketches for the duplicate finder are cached with their parse)."""
+sketches for the duplicate finder and their fingerprint digests are cached with their
+parse)."""
 _PARSER_LIBRARIES = ("charset-normalizer", "python-frontmatter", "PyYAML")
 
 _SCHEMA = """

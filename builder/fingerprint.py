@@ -26,7 +26,7 @@ from typing import Any
 
 from builder import __version__
 
-__all__ = ["DIGEST_SIZE", "Fingerprinter", "code_identity", "folder_digest"]
+__all__ = ["DIGEST_SIZE", "Fingerprinter", "code_identity", "folder_digest", "record_digest"]
 
 DIGEST_SIZE = 16
 """Bytes per digest: 128 bits make an accidental collision among a site's pages
@@ -133,6 +133,19 @@ class Fingerprinter:
         """The digest of ``value``: equal values (compared field by field, including fields
         excluded from ``==``) have equal digests, different values different ones."""
         return _sha256(self._encode(value)).digest()[:DIGEST_SIZE]
+
+
+def record_digest(record: object) -> bytes:
+    """What a :class:`Fingerprinter` remembers of a record it meets (a dataclass of more than
+    ``_INLINE_FIELDS`` fields, such as a story), made ahead of it: where the story is parsed,
+    in a worker, once per file, and handed to the build's fingerprinter through ``known``."""
+    memo: dict[int, bytes] = {}
+    encode, _ = _encoder(memo, [])
+    encode(record)
+    if id(record) not in memo:
+        raise TypeError(f"a {type(record).__qualname__} is not a record a fingerprinter "
+                        f"remembers")
+    return memo[id(record)]
 
 
 _sha256 = hashlib.sha256

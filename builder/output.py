@@ -64,7 +64,7 @@ from pathlib import Path
 from builder.errors import BuildError
 
 __all__ = ["FileIdentity", "UpdateResult", "WriteResult", "exchange", "identity",
-           "reserve_path", "snapshot", "tree_record", "tree_unchanged", "update_site",
+           "reserve_path", "snapshot", "tree_record", "unchanged_files", "update_site",
            "write_site"]
 
 FileIdentity = tuple[int, int, int]
@@ -258,12 +258,13 @@ def snapshot(output: Path) -> dict[str, FileIdentity]:
     return found
 
 
-def tree_record(output: Path, files: Mapping[str, FileIdentity], settled_ns: int) -> bytes:
-    """A record of ``output`` for :func:`tree_unchanged`: its ``files`` with the given
+def tree_record(output: Path, files: Mapping[str, FileIdentity]) -> bytes:
+    """A record of ``output`` for :func:`unchanged_files`: its ``files`` with the given
     identities (the writer's, or :func:`snapshot`'s), and every folder holding them with
-    its identity now. A folder changed at or after ``settled_ns`` (nanoseconds since the
-    epoch) is recorded as never matching: a file added to it within the same tick of the
-    file system's clock would leave its modification time as it is."""
+    its identity now. A folder changed within the file system clock's current tick is
+    recorded as never matching: a file added to it within that tick would leave its
+    modification time as it is."""
+    settled_ns = _clock_now(output)
     names = sorted(_folders_of(files))
     paths = sorted(files)
     identities = [_UNSETTLED if mtime_ns >= settled_ns else (mtime_ns, inode)
@@ -272,23 +273,41 @@ def tree_record(output: Path, files: Mapping[str, FileIdentity], settled_ns: int
                         protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def tree_unchanged(output: Path, record: bytes) -> bool:
-    """True if ``output`` holds exactly what :func:`tree_record` recorded: no file changed,
-    none added, removed or replaced. Costs a status call per file and folder and lists no
-    folder: adding, removing or renaming an entry changes its folder's modification time,
-    and writing a file changes its own. A third of the cost of :func:`snapshot`, which is
-    what tells a build that changes nothing (10,000 stories: 0.13 s against 0.36 s)."""
+def _clock_now(output: Path) -> int:
+    """Now by the file system's own clock, in ns, as it stamps files beside ``output``: a
+    folder whose modification time is at or after it may still change within the same
+    tick without that time showing it. Read by setting the time of
+    the output's lock file, so it has the file system's granularity, whatever it is; 0
+    (nothing counts as settled) when that file cannot be written."""
+    lock = output.parent / f".{output.name}.lock"
+    try:
+        with open(lock, "a"):
+            os.utime(lock)
+        return os.stat(lock).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def unchanged_files(output: Path, record: bytes) -> dict[str, FileIdentity] | None:
+    """What :func:`snapshot` would return, when ``output`` holds exactly what
+    :func:`tree_record` recorded (no file changed, none added, removed or replaced); else
+    None. Costs a status call per file and folder and lists no folder: adding, removing or
+    renaming an entry changes its folder's modification time, and writing a file changes
+    its own. A third of the cost of :func:`snapshot` (10,000 stories: 0.13 s against
+    0.36 s), which makes it the check that a build changes nothing."""
     try:
         names, folders, paths, files = pickle.loads(record)
         root = os.fspath(output)
         if _folder_identities(root, names) != folders:
-            return False
+            return None
         prefix = os.path.join(root, "")
         regular = stat.S_ISREG
-        return [(i.st_size, i.st_mtime_ns, i.st_ino) if regular(i.st_mode) else _NOT_A_FILE
-                for i in map(os.lstat, [prefix + p for p in paths])] == files
+        if [(i.st_size, i.st_mtime_ns, i.st_ino) if regular(i.st_mode) else _NOT_A_FILE
+                for i in map(os.lstat, [prefix + p for p in paths])] != files:
+            return None
     except Exception:  # noqa: BLE001 - a path gone, or a damaged record: not unchanged
-        return False
+        return None
+    return dict(zip(paths, files))
 
 
 def _folders_of(files: Iterable[str]) -> set[str]:

@@ -47,10 +47,10 @@ from typing import TYPE_CHECKING
 from builder import discover, output, similarity
 from builder.assemble import (Link, Memo, Page, Site, assemble, by_place, find_collisions,
                               shown_path)
-from builder.cache import RACY_SECONDS, Cache, PublishedFile, parse_context
+from builder.cache import Cache, PublishedFile, parse_context
 from builder.config import DEFAULT_STATIC, DEFAULT_TEMPLATES, SiteConfig
 from builder.errors import BuildError, ConfigError, ContentError, Diagnostic
-from builder.fingerprint import Fingerprinter, code_identity, folder_digest
+from builder.fingerprint import Fingerprinter, code_identity, folder_digest, record_digest
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -185,37 +185,44 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
             inputs = _inputs(context, sources)
             record = store.build_record(site_dir)
             same_inputs = record is not None and record.inputs == inputs
-            unchanged = same_inputs and output.tree_unchanged(site_dir, record.tree)
+            # The preview's output directory is its own: what its last build left is there.
+            trusted = (carried.present if carried is not None and in_place
+                       and carried.output == site_dir else None)
+            as_recorded = (output.unchanged_files(site_dir, record.tree)
+                           if record is not None and (same_inputs or trusted is None) else None)
+            unchanged = same_inputs and as_recorded is not None
             if not unchanged:
                 last = store.last_build(site_dir)
-                # The preview's output directory is its own: what its last build left is there.
-                present = (carried.present if carried is not None and in_place
-                           and carried.output == site_dir else output.snapshot(site_dir))
+                present = (trusted if trusted is not None
+                           else as_recorded if as_recorded is not None
+                           else output.snapshot(site_dir))
                 # The quick look at the output cannot tell a folder changed just after the
                 # build: the full one can, and once it finds all as left, the quick one will.
                 unchanged = same_inputs and last is not None and last.still_on_disk(present)
                 if unchanged:
-                    store.record_tree(site_dir, output.tree_record(site_dir, present, _settled()))
+                    store.record_tree(site_dir, output.tree_record(site_dir, present))
                 else:
-                    results, sketches, parsed = _read(config, sources, store, workers, progress)
+                    reading = _read(config, sources, store, workers, progress)
         if unchanged:  # the same inputs and the same output: the site is already built
             return _already_built(record.summary, store.notes, strict, started,
                                   timings), carried
-        stories = [story for result in results for story in result.stories]
-        diagnostics = [d for result in results for d in result.diagnostics]
+        stories = [story for result in reading.results for story in result.stories]
+        diagnostics = [d for result in reading.results for d in result.diagnostics]
         errors = tuple(sorted({d for d in diagnostics if d.is_error}, key=by_place))
         if strict and errors:
             raise ContentError(errors)
         with _timed("assemble", timings):
-            site = assemble(stories, config, build_time=build_time, sketches=sketches,
+            site = assemble(stories, config, build_time=build_time, sketches=reading.sketches,
                             memo=_memo(store), previous=carried.site if carried else None)
             statics = static_files(config)
             _refuse_collisions(site, statics)
             warnings = _warnings(site, diagnostics, config)
         with _timed("fingerprint", timings):
             page_context = Fingerprinter(b"").of((context, site.nav))
-            fingerprinter = Fingerprinter(page_context,
-                                          known=carried.digests if carried else None)
+            # The stories' digests made as they were parsed, and the last build's of the
+            # entries and terms it showed (a warm build's stories are the very same objects).
+            fingerprinter = Fingerprinter(page_context, known={
+                **reading.digests, **(carried.digests if carried else {})})
             fingerprints = _fingerprints(site, fingerprinter, carried.fingerprints
                                          if carried and carried.page_context == page_context
                                          else {})
@@ -238,12 +245,12 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
         store.record_build(site_dir, inputs, summary, {
             relative: PublishedFile(by_output.get(relative, b""), *found)
             for relative, found in identities.items()},
-            output.tree_record(site_dir, identities, _settled()))
+            output.tree_record(site_dir, identities))
         store.retain_parsed([source.key for source in sources])
     result = BuildResult(stories=summary.stories, pages=summary.pages, written=written,
                          skipped=errors, warnings=_with_notes(warnings, store.notes),
                          seconds=time.perf_counter() - started, timings=tuple(timings),
-                         rendered=len(changed), parsed=parsed)
+                         rendered=len(changed), parsed=reading.parsed)
     if not warm:
         return result, None
     shown = (*site.entries, *(entry.story for entry in site.entries),
@@ -284,12 +291,6 @@ class WarmBuilds:
             self._cache = None
 
 
-def _settled() -> int:
-    """Now, less the time a file system's clock may take to tick (in ns since the epoch):
-    a folder changed since may still change without its modification time showing it."""
-    return time.time_ns() - RACY_SECONDS * 1_000_000_000
-
-
 def _already_built(summary: _Summary, notes: Sequence[Diagnostic], strict: bool,
                    started: float, timings: list[tuple[str, float]]) -> BuildResult:
     if strict and summary.skipped:
@@ -310,10 +311,11 @@ def check(config: SiteConfig) -> CheckResult:
     """Read every story and assemble the site, reporting every problem; write nothing
     but the parse cache."""
     with _collector_paused(), Cache.open(config.cache_path) as store:
-        results, sketches, _ = _read(config, discover.sources(config, store), store,
-                                     _workers(1), None)
+        reading = _read(config, discover.sources(config, store), store, _workers(1), None)
+        results = reading.results
         stories = [story for result in results for story in result.stories]
-        site = assemble(stories, config, build_time=source_date_epoch(), sketches=sketches,
+        site = assemble(stories, config, build_time=source_date_epoch(),
+                        sketches=reading.sketches,
                         memo=_memo(store))
     diagnostics = [d for result in results for d in result.diagnostics]
     collisions = find_collisions(site.pages, _claims(site, static_files(config)))
@@ -351,12 +353,24 @@ def static_files(config: SiteConfig) -> dict[str, Path]:
 
 # -- stages ------------------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What the read stage gives the later ones."""
+
+    results: list[ingest.FileResult]
+    """The parse of every file, in discovery order."""
+    sketches: dict[str, similarity.TextSketch]
+    """Each story's text sketch for the duplicate finder, by story id."""
+    digests: dict[int, tuple[object, bytes]]
+    """Each story's fingerprint digest, by the story object's id (``Fingerprinter(known=)``)."""
+    parsed: int
+    """How many files were parsed rather than taken from the cache."""
+
+
 def _read(config: SiteConfig, sources: Sequence[discover.Source], store: Cache, workers: _Workers,
-          progress: Progress | None
-          ) -> tuple[list[ingest.FileResult], dict[str, similarity.TextSketch], int]:
-    """The parse of every file in discovery order, each story's text sketch for the
-    duplicate finder, and how many files were parsed: each file's parse and sketches come
-    from the cache, else are made (in worker processes when there are many) and stored."""
+          progress: Progress | None) -> _Reading:
+    """Every file's parse, with its stories' sketches and digests: from the cache, else made
+    (in worker processes when there are many) and stored."""
     found = store.parsed([s.key for s in sources if s.readable])
     context = parse_context(config)
     sources = [s.with_bytes(context) if s.key not in found and s.data is None and s.readable
@@ -375,18 +389,23 @@ def _read(config: SiteConfig, sources: Sequence[discover.Source], store: Cache, 
     store.store_parsed(new)
     results = []
     sketches: dict[str, similarity.TextSketch | None] = {}
+    digests = {}
     for source in sources:
-        result, sketched = found[source.key]
+        result, sketched, digested = found[source.key]
         results.append(result)
         for story_id, sketch in sketched.items():
             # Two files claiming one id (refused later) must not lend each other a sketch:
             # neither gets one from here, and assemble makes its own.
             sketches[story_id] = None if story_id in sketches else sketch
-    return results, {i: s for i, s in sketches.items() if s is not None}, len(missing)
+        digests.update((id(story), (story, digest))
+                       for story, digest in zip(result.stories, digested))
+    return _Reading(results, {i: s for i, s in sketches.items() if s is not None}, digests,
+                    len(missing))
 
 
-_Parse = tuple["ingest.FileResult", dict[str, similarity.TextSketch]]
-"""A file's parse and the text sketch of each of its stories, by story id."""
+_Parse = tuple["ingest.FileResult", dict[str, similarity.TextSketch], tuple[bytes, ...]]
+"""A file's parse, the text sketch of each of its stories by story id, and each story's
+fingerprint digest (:func:`builder.fingerprint.record_digest`), in the order of its stories."""
 
 
 def _file_parser(config: SiteConfig) -> Callable[[discover.Source], _Parse]:
@@ -399,7 +418,8 @@ def _file_parser(config: SiteConfig) -> Callable[[discover.Source], _Parse]:
     def parse(source: discover.Source) -> _Parse:
         result = (ingest.read_file(Path(source.path), config) if source.data is None
                   else ingest.parse_bytes(source.data, source.relpath, config))
-        return result, {s.id: sketcher.sketch(s.body) for s in result.stories}
+        return (result, {s.id: sketcher.sketch(s.body) for s in result.stories},
+                tuple(record_digest(s) for s in result.stories))
 
     return parse
 
@@ -582,7 +602,8 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(_SWITCH_SECONDS_WHILE_POOLED)
     try:
-        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(max_workers=processes,
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
             queued: deque[Future] = deque(
                 pool.submit(_run_task, task)
                 for task in islice(tasks, processes * (1 + _TASKS_AHEAD_PER_WORKER)))

@@ -204,8 +204,8 @@ def test_an_edit_renders_exactly_the_pages_that_show_the_story(tmp_path, monkeyp
     result = pipeline.build(config, jobs=1)
 
     with Cache.open(config.cache_path) as cache:
-        results, _, _ = pipeline._read(config, discover.sources(config, cache), cache,
-                                       pipeline._workers(1), None)
+        results = pipeline._read(config, discover.sources(config, cache), cache,
+                                 pipeline._workers(1), None).results
     stories = [story for result in results for story in result.stories]
     edited = next(s for s in stories if s.path == path.relative_to(config.content_path).as_posix())
     site = assemble(stories, config)
