@@ -41,7 +41,6 @@ from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from builder import discover, output, similarity
@@ -78,6 +77,8 @@ read from a worker's pipe; while the main thread writes pages it drops the GIL o
 short system calls and takes it straight back, so the receiver waited out the whole 5 ms
 per read and the workers sat blocked on their pipes: render+write of 10,000 stories took
 34-48 s (0.5 ms: 23 s; 0.2 ms: 21 s; rendering then writing, before streaming: 22-25 s)."""
+_STORED_AT_ONCE = 500
+"""Parsed files written to the cache per transaction while the read stage runs."""
 _IN_PLACE_SHARE = 0.05
 """With ``in_place`` (the preview's own directory), a rebuild that changes at most this
 share of the site's files updates it in place; any other builds a whole new tree and swaps
@@ -384,6 +385,12 @@ def _read(config: SiteConfig, sources: Sequence[discover.Source], store: Cache, 
         if source.readable:
             new[source.key] = parsed
         found[source.key] = parsed
+        if len(new) == _STORED_AT_ONCE:
+            # Stored as they come, while the workers parse on: pickling them all at the
+            # end held every pickle at once (a gigabyte at 100,000 stories) and kept the
+            # workers' last seconds waiting for the database.
+            store.store_parsed(new)
+            new = {}
         if progress:
             progress("read", done, len(sources))
     store.store_parsed(new)
