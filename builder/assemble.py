@@ -218,14 +218,16 @@ def term_key(name: str) -> str:
 def assemble(stories: Iterable[Story], config: SiteConfig,
              build_time: dt.datetime | None = None,
              sketches: Mapping[str, similarity.TextSketch] | None = None,
-             memo: Memo | None = None, previous: Site | None = None) -> Site:
+             memo: Memo | None = None, previous: Site | None = None,
+             mapper: similarity.Mapper = map) -> Site:
     """Turn the stories into the site: order, terms, archive, pages and diagnostics.
 
     ``build_time`` comes from ``SOURCE_DATE_EPOCH`` when the caller has it; without it
     the newest story date stands in, so nothing depends on the clock. ``sketches`` (by
     story id) are text sketches made while reading; missing ones are made here. ``memo``
     may return an earlier result of the costliest step, related coverage, whose inputs
-    are unchanged (the build cache's :meth:`~builder.cache.Cache.remembered`).
+    are unchanged (the build cache's :meth:`~builder.cache.Cache.remembered`); when it must be
+    computed, ``mapper`` may spread it over processes (:func:`similarity.related_stories`).
 
     ``previous``, the site an earlier call returned in this process, lends its terms, entries,
     archive nodes and pages wherever the new ones are the same values (:func:`same`), and a story page
@@ -246,7 +248,7 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     related = (memo or _compute)(
         similarity.related_inputs(newest_first, duplicates, k=config.related_count),
         lambda: dict(similarity.related_stories(newest_first, duplicates,
-                                                k=config.related_count)))
+                                                k=config.related_count, mapper=mapper)))
     # Undated stories sort as '' and so land last in newest-first order.
     taxonomies, term_diagnostics = _taxonomies(newest_first, config)
     diagnostics.extend(term_diagnostics)

@@ -214,7 +214,8 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
             raise ContentError(errors)
         with _timed("assemble", timings):
             site = assemble(stories, config, build_time=build_time, sketches=reading.sketches,
-                            memo=_memo(store), previous=carried.site if carried else None)
+                            memo=_memo(store), previous=carried.site if carried else None,
+                            mapper=_mapper(workers))
             statics = static_files(config)
             _refuse_collisions(site, statics)
             warnings = _warnings(site, diagnostics, config)
@@ -583,6 +584,12 @@ def _workers(jobs: int | None) -> _Workers:
     if jobs is not None:
         return _Workers(jobs, 1)
     return _Workers(os.cpu_count() or 1, _MIN_ITEMS_PER_WORKER)
+
+
+def _mapper(workers: _Workers) -> Callable[[Callable, Sequence], Iterator]:
+    """``mapper(function, items)`` for assemble's costly steps: :func:`_map` over the
+    workers, which inherit ``function`` (and all it refers to) by fork."""
+    return lambda function, items: _map(lambda: function, items, workers)
 
 
 def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Workers,

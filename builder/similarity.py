@@ -28,7 +28,7 @@ import re
 import sys
 import unicodedata
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import and_, eq, getitem, ne, rshift, xor
@@ -364,8 +364,13 @@ _RECENCY = MappingProxyType({gap: 0.5 + 0.5 * 2.0 ** (-abs(gap) / RECENCY_HALF_L
                              for gap in range(-3650, 3651)})
 
 
+Mapper = Callable[[Callable[[int], object], Sequence[int]], Iterable[object]]
+"""``mapper(function, items)``: ``map(function, items)``, perhaps over several processes (each
+inheriting ``function`` by fork, never pickling it); results in the order of ``items``."""
+
+
 def related_stories(stories: Sequence[Story], duplicates: DuplicateIndex | None = None,
-                    k: int = 5) -> Mapping[str, tuple[str, ...]]:
+                    k: int = 5, mapper: Mapper = map) -> Mapping[str, tuple[str, ...]]:
     """Up to ``k`` related story ids for every story, best first.
 
     A pair's score is the sum over the tags they share (compared casefolded) of
@@ -375,40 +380,56 @@ def related_stories(stories: Sequence[Story], duplicates: DuplicateIndex | None 
     duplicate group appears at most once, as its canonical version, and never in the list of
     one of its own members. Ties go to the newer story, then the smaller id.
 
-    Every story id is a key, in chronological order; story ids must be unique.
+    Every story id is a key, in chronological order; story ids must be unique. Each story's
+    list is a pure function of the index built first: ``mapper`` may spread them over
+    processes (the pipeline's workers), with the same result.
     """
     if k < 0:
         raise ValueError(f"related story count must not be negative, not {k}")
     _check_unique_ids(stories)
-    duplicates = duplicates or DuplicateIndex()
     ordered = sorted(stories, key=lambda story: story.sort_key)
     if k == 0:
         return MappingProxyType(dict.fromkeys((story.id for story in ordered), ()))
-    index_of = {story.id: index for index, story in enumerate(ordered)}
-    count = len(ordered)
-    tags = [sorted({tag.casefold() for tag in story.tags}) for story in ordered]
-    postings: dict[str, list[int]] = {}
-    position_in: list[dict[str, int]] = []
-    for index, story_tags in enumerate(tags):  # indices ascend: every list is chronological
-        positions = {}
-        for tag in story_tags:
-            postings.setdefault(tag, [])
-            positions[tag] = len(postings[tag])
-            postings[tag].append(index)
-        position_in.append(positions)
-    weight = {tag: math.log(1.0 + count / len(posted)) for tag, posted in postings.items()}
-    representative = _representatives(ordered, index_of, duplicates)
-    days = [_day_number(story.date) for story in ordered]
-    topics = [story.topic for story in ordered]
-    newest_first = _newest_first_ranks(ordered)
+    related_of = _RelatedIndex(ordered, duplicates or DuplicateIndex(), k).related_of
+    return MappingProxyType(dict(zip((story.id for story in ordered),
+                                     mapper(related_of, range(len(ordered))))))
 
-    related: dict[str, tuple[str, ...]] = {}
-    for index, story in enumerate(ordered):
+
+class _RelatedIndex:
+    """Everything :func:`related_stories` scores pairs with: each tag's chronological
+    postings and weight, each story's day, topic and duplicate group."""
+
+    def __init__(self, ordered: Sequence[Story], duplicates: DuplicateIndex, k: int) -> None:
+        index_of = {story.id: index for index, story in enumerate(ordered)}
+        count = len(ordered)
+        self.ids = [story.id for story in ordered]
+        self.k = k
+        self.tags = [sorted({tag.casefold() for tag in story.tags}) for story in ordered]
+        self.postings: dict[str, list[int]] = {}
+        self.position_in: list[dict[str, int]] = []
+        for story_tags in self.tags:  # indices ascend: every list is chronological
+            positions = {}
+            for tag in story_tags:
+                posted = self.postings.setdefault(tag, [])
+                positions[tag] = len(posted)
+                posted.append(len(self.position_in))
+            self.position_in.append(positions)
+        self.weight = {tag: math.log(1.0 + count / len(posted))
+                       for tag, posted in self.postings.items()}
+        self.representative = _representatives(ordered, index_of, duplicates)
+        self.days = [_day_number(story.date) for story in ordered]
+        self.topics = [story.topic for story in ordered]
+        self.newest_first = _newest_first_ranks(ordered)
+
+    def related_of(self, index: int) -> tuple[str, ...]:
+        """The related story ids of the story at ``index`` (chronological order)."""
+        postings, weight, representative = self.postings, self.weight, self.representative
+        days, topics = self.days, self.topics
         shared: dict[int, float] = {}
-        for tag in tags[index]:
+        for tag in self.tags[index]:
             posted, tag_weight = postings[tag], weight[tag]
             if len(posted) > 2 * NEAREST_PER_TAG + 1:
-                position = position_in[index][tag]
+                position = self.position_in[index][tag]
                 posted = posted[max(0, position - NEAREST_PER_TAG):position + NEAREST_PER_TAG + 1]
             for other in posted:
                 shared[other] = shared.get(other, 0.0) + tag_weight
@@ -425,9 +446,7 @@ def related_stories(stories: Sequence[Story], duplicates: DuplicateIndex | None 
                 score *= SAME_TOPIC_FACTOR
             if score > scores.get(target, 0.0):
                 scores[target] = score
-        related[story.id] = tuple(ordered[other].id for other in
-                                  _top(scores, k, newest_first))
-    return MappingProxyType(related)
+        return tuple(self.ids[other] for other in _top(scores, self.k, self.newest_first))
 
 
 def related_inputs(stories: Sequence[Story], duplicates: DuplicateIndex | None = None,

@@ -320,8 +320,8 @@ def test_rebuilds_are_byte_identical_across_workers_and_environment(project, mon
                         lambda **kw: calls.append(kw) or ProcessPoolExecutor(**kw))
     # A cache of its own, so that it parses too rather than reuse the first build's parses.
     pipeline.build(config_for(project, output_dir="two", cache_dir=".cache-two"), jobs=2)
-    # read and render in 2 processes each
-    assert [kw["max_workers"] for kw in calls] == [2, 2]
+    # read, related coverage and render in 2 processes each
+    assert [kw["max_workers"] for kw in calls] == [2, 2, 2]
     assert tree(project / "one") == tree(project / "two")
 
 

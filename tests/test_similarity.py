@@ -365,6 +365,25 @@ def test_results_do_not_depend_on_input_order(stories, rng):
     assert list(again.items()) == list(related.items())
 
 
+def test_related_coverage_spread_over_worker_processes_is_the_same():
+    """The pipeline hands related_stories a mapper over forked workers (a build's --jobs)."""
+    from builder import pipeline
+
+    rng = random.Random(5)
+    names = [f"Name {n}" for n in range(40)]
+    stories = [Story(id=f"s{n:04d}", path=f"t/{n}.txt", title=f"Story {n}", topic=f"t{n % 3}",
+                     date=dt.date(2020, 1, 1) + dt.timedelta(days=rng.randrange(400)),
+                     slug=f"story-{n}", body=f"Body {n}.",
+                     tags=tuple(rng.sample(names, rng.randrange(1, 6))))
+               for n in range(1200)]
+    duplicates = find_duplicates(stories, 0.8)
+    alone = related_stories(stories, duplicates, k=5)
+    spread = related_stories(stories, duplicates, k=5,
+                             mapper=pipeline._mapper(pipeline._Workers(2, 1)))
+    assert list(spread.items()) == list(alone.items())
+    assert sum(map(len, alone.values())) > 1000  # most stories have related coverage
+
+
 @settings(max_examples=60, deadline=None)
 @given(archives())
 def test_no_story_is_its_own_duplicate_or_related(stories):
