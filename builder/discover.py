@@ -43,7 +43,7 @@ def story_files(paths: Sequence[Path | str], config: SiteConfig) -> list[str]:
                          if not (file.startswith((".", "_"))
                                  or ignored(os.path.normcase(file))))
     # Strings, not Paths: making 10,000 Path objects cost more than the walk.
-    return sorted(found, key=_posix) if os.sep != "/" else sorted(found)
+    return sorted(found, key=_posix)
 
 
 def _posix(name: str) -> str:

@@ -219,13 +219,18 @@ def _locked(output: Path) -> Iterator[None]:
     lock is held were left by a killed build (SIGKILL cannot be caught) and are removed."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(output.parent / f".{output.name}.lock", "a")
+        lock = open(_lock_path(output), "a")
     except OSError as exc:
         raise BuildError(f"cannot write beside {output}: {exc.strerror or exc}") from None
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _remove_leftovers(output)
         yield
+
+
+def _lock_path(output: Path) -> Path:
+    """The file beside ``output`` that writers lock (kept between builds)."""
+    return output.parent / f".{output.name}.lock"
 
 
 @contextlib.contextmanager
@@ -276,10 +281,10 @@ def tree_record(output: Path, files: Mapping[str, FileIdentity]) -> bytes:
 def _clock_now(output: Path) -> int:
     """Now by the file system's own clock, in ns, as it stamps files beside ``output``: a
     folder whose modification time is at or after it may still change within the same
-    tick without that time showing it. Read by setting the time of
-    the output's lock file, so it has the file system's granularity, whatever it is; 0
-    (nothing counts as settled) when that file cannot be written."""
-    lock = output.parent / f".{output.name}.lock"
+    tick without that time showing it. Read by setting the time of the output's lock file,
+    so it has the file system's granularity, whatever it is; 0 (nothing counts as settled)
+    when that file cannot be written."""
+    lock = _lock_path(output)
     try:
         with open(lock, "a"):
             os.utime(lock)

@@ -606,11 +606,11 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     if processes == 1:
         yield from map(make_worker(*arguments), items)
         return
-    tasks = ((start, min(start + _ITEMS_PER_TASK, len(items)))
-             for start in range(0, len(items), _ITEMS_PER_TASK))
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    tasks = ((start, min(start + _ITEMS_PER_TASK, len(items)))
+             for start in range(0, len(items), _ITEMS_PER_TASK))
     global _inherited
     _inherited = (make_worker, arguments, items)
     switch_interval = sys.getswitchinterval()

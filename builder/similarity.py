@@ -407,12 +407,12 @@ class _RelatedIndex:
         self.tags = [sorted({tag.casefold() for tag in story.tags}) for story in ordered]
         self.postings: dict[str, list[int]] = {}
         self.position_in: list[dict[str, int]] = []
-        for story_tags in self.tags:  # indices ascend: every list is chronological
+        for index, story_tags in enumerate(self.tags):  # ascending: lists are chronological
             positions = {}
             for tag in story_tags:
                 posted = self.postings.setdefault(tag, [])
                 positions[tag] = len(posted)
-                posted.append(len(self.position_in))
+                posted.append(index)
             self.position_in.append(positions)
         self.weight = {tag: math.log(1.0 + count / len(posted))
                        for tag, posted in self.postings.items()}
