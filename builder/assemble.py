@@ -18,7 +18,8 @@ import operator
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from itertools import chain, compress, repeat
 from typing import Any, TypeVar
 
 from builder import similarity, urls
@@ -183,6 +184,10 @@ class Site:
     """Groups of stories that are one wire copy, earliest version first."""
     config: SiteConfig = SiteConfig()
     """The settings the site was assembled with."""
+    stories: tuple[Story, ...] = ()
+    """The stories it was assembled from, in the order given, drafts and refused copies too."""
+    build_time: dt.datetime | None = None
+    """The build time it was given (without one, ``updated`` is the newest story date)."""
 
 
 def by_place(diagnostic: Diagnostic) -> tuple[str, int, str, str]:
@@ -234,10 +239,17 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     whose entry and neighbours are the very objects it showed before is not made again. The
     result is equal either way, but unchanged pages are then the very objects the previous
     build fingerprinted, which a long-lived process (the preview server) need not
-    fingerprint again. A site assembled with other settings lends nothing.
+    fingerprint again. A site assembled with other settings lends nothing. When the stories
+    differ from ``previous``'s only by a few edited in their text alone, the site is patched
+    instead of assembled again (:func:`_by_difference`), with the same result.
     """
+    stories = tuple(stories)
     if previous is not None and previous.config != config:
         previous = None
+    if previous is not None:
+        patched = _by_difference(previous, stories, build_time, sketches or {}, config)
+        if patched is not None:
+            return patched
     published, diagnostics = _drop_exact_copies([s for s in stories if not s.draft], config,
                                                 sketches or {})
     published, clashes = _drop_reused_ids(published, config)
@@ -278,7 +290,8 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     return Site(entries=entries, taxonomies=taxonomies, archive=archive, pages=pages,
                 files=tuple(files), updated=updated,
                 diagnostics=tuple(sorted(diagnostics, key=by_place)),
-                nav=nav, duplicates=duplicates, config=config)
+                nav=nav, duplicates=duplicates, config=config, stories=stories,
+                build_time=build_time)
 
 
 def find_collisions(pages: Sequence[Page], other_files: Mapping[str, str]
@@ -357,6 +370,114 @@ def _reused_all(values: Sequence[T], previous: Sequence[T],
     return tuple(_reused(value, before.get(key(value))) for value in values)
 
 
+# -- assembly by difference ---------------------------------------------------------------
+
+PATCHED_AT_MOST = 16
+"""Edited stories up to which :func:`_by_difference` patches a site: each costs a pass over
+every story's sketch, to rule out that it became a copy of another."""
+
+
+def _placement(story: Story) -> tuple[object, ...]:
+    """Everything of a story that assembly decides by, but its text: its id and file, what
+    its URL is made of, its dates, headline and terms. The rest (body, summary, byline,
+    footer, credits) only its own entry shows."""
+    return (story.id, story.path, story.draft, story.title, story.slug, story.date,
+            story.updated, story.topic, story.tags, story.source, story.publisher)
+
+
+def _by_difference(previous: Site, stories: tuple[Story, ...], build_time: dt.datetime | None,
+                   sketches: Mapping[str, similarity.TextSketch], config: SiteConfig
+                   ) -> Site | None:
+    """The site of ``stories``, made from ``previous`` (a site assembled with the same
+    settings), when they are ``previous.stories`` with at most ``PATCHED_AT_MOST`` stories
+    edited in their text alone (:func:`_placement` the same), none of which was or becomes
+    an exact or near copy of another story. Every decision of a whole assembly then comes out
+    as before (order, URLs, terms, archive, wire-copy groups, related coverage: each reads
+    only placements and copy groups), so the edited stories just take their old versions'
+    places in the entries, terms and pages that showed them. None when a whole assembly is
+    needed."""
+    if len(stories) != len(previous.stories) or not same(build_time, previous.build_time):
+        return None
+    changed = [(old, new) for old, new in zip(previous.stories, stories) if old is not new]
+    if not changed:
+        return previous
+    if len(changed) > PATCHED_AT_MOST:
+        return None
+    entry_of = {id(entry.story): entry for entry in previous.entries}
+    if not all(id(old) in entry_of and same(_placement(old), _placement(new))
+               for old, new in changed):
+        return None
+    if not _still_alone(changed, stories, sketches, previous.duplicates,
+                        config.duplicate_threshold):
+        return None
+    swapped: dict[int, Any] = {}
+    for old, new in changed:
+        swapped[id(old)] = new
+        swapped[id(entry_of[id(old)])] = replace(entry_of[id(old)], story=new)
+    taxonomies = {}
+    for kind, terms in previous.taxonomies.items():
+        taxonomies[kind] = tuple(replace(term, stories=_swapped(term.stories, swapped))
+                                 if _shows_any(term.stories, swapped) else term
+                                 for term in terms)
+        swapped.update((id(old), new) for old, new in zip(terms, taxonomies[kind])
+                       if old is not new)
+    return replace(previous, entries=_swapped(previous.entries, swapped), taxonomies=taxonomies,
+                   pages=tuple(_patched_page(page, swapped, config) for page in previous.pages),
+                   stories=stories)
+
+
+def _still_alone(changed: Sequence[tuple[Story, Story]], stories: Sequence[Story],
+                 sketches: Mapping[str, similarity.TextSketch],
+                 duplicates: similarity.DuplicateIndex, threshold: float) -> bool:
+    """Whether every edited story was, and stays, no exact copy (:func:`_drop_exact_copies`)
+    and no near copy (:func:`similarity.find_duplicates`) of another published story."""
+    if any(duplicates.group_of(old.id) for old, _ in changed):
+        return False
+    edited = {id(new) for _, new in changed}
+    published = [story for story in stories if not story.draft]
+    taken = {key for story in published if id(story) not in edited
+             for key in _exact_keys(story, sketches.get(story.id))}
+    for old, new in changed:
+        keys = _exact_keys(new, sketches.get(new.id))
+        if taken.intersection(keys) or taken.intersection(_exact_keys(old, None)):
+            return False
+        taken.update(keys)
+    sketched = [sketches.get(story.id) for story in published]
+    if None in sketched:
+        return False
+    for _, new in changed:
+        at = next(index for index, story in enumerate(published) if story is new)
+        if similarity.has_copy_among(sketched[at], sketched[:at] + sketched[at + 1:],
+                                     threshold):
+            return False
+    return True
+
+
+def _swapped(values: tuple[T, ...], swapped: Mapping[int, Any]) -> tuple[T, ...]:
+    return tuple(swapped.get(id(value), value) for value in values)
+
+
+def _shows_any(values: Iterable[object], swapped: Mapping[int, Any]) -> bool:
+    return not swapped.keys().isdisjoint(map(id, values))
+
+
+def _patched_page(page: Page, swapped: Mapping[int, Any], config: SiteConfig) -> Page:
+    """``page`` showing the swapped entries, stories and terms instead of the ones it
+    showed (as values of its data or items of tuples there, the only places pages hold
+    them); itself when it showed none of them. The test runs at C speed: it is made for
+    every page of the site."""
+    values = page.data.values()
+    if not _shows_any(values, swapped) and not _shows_any(chain.from_iterable(
+            compress(values, map(operator.is_, map(type, values), repeat(tuple)))), swapped):
+        return page
+    data = {key: swapped.get(id(value), value) if type(value) is not tuple
+            else _swapped(value, swapped) for key, value in page.data.items()}
+    if page.template == "story.html":  # its description is made of its story's text
+        return _story_page(data["entry"], page.output, data["older"], data["newer"],
+                           data["more"], config)
+    return replace(page, data=data)
+
+
 # -- exact copies ------------------------------------------------------------------------
 
 def _drop_exact_copies(stories: list[Story], config: SiteConfig,
@@ -371,11 +492,7 @@ def _drop_exact_copies(stories: list[Story], config: SiteConfig,
     published: list[Story] = []
     diagnostics: list[Diagnostic] = []
     for story in sorted(stories, key=lambda s: s.sort_key):
-        keys = [f"hash:{story.content_hash}"] if story.content_hash else []
-        sketch = sketches.get(story.id)
-        digest = sketch.exact if sketch else similarity.exact_digest(story.body)
-        if digest:
-            keys.append("body:" + digest)
+        keys = _exact_keys(story, sketches.get(story.id))
         original = next((kept[k] for k in keys if k in kept), None)
         if original is not None:
             diagnostics.append(Diagnostic(
@@ -388,6 +505,14 @@ def _drop_exact_copies(stories: list[Story], config: SiteConfig,
             kept[key] = story
         published.append(story)
     return published, diagnostics
+
+
+def _exact_keys(story: Story, sketch: similarity.TextSketch | None) -> tuple[str, ...]:
+    """Where exact copies of ``story`` meet: the hash of its source bytes and the digest of its
+    whitespace-collapsed body (``sketch.exact``, made here without a sketch), when it has them."""
+    digest = sketch.exact if sketch else similarity.exact_digest(story.body)
+    return ((f"hash:{story.content_hash}",) if story.content_hash else ()) + (
+        (f"body:{digest}",) if digest else ())
 
 
 def _drop_reused_ids(stories: list[Story], config: SiteConfig
@@ -723,20 +848,27 @@ def _story_pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term
         if shown is not None and shown.template == "story.html" and _shows(
                 shown, entry, older.get(story.id), newer.get(story.id), more):
             pages.append(shown)
-            continue
-        crumbs = (Link("Home", "/"), Link("Topics", urls.term_path("topics")), entry.topic,
-                  Link(story.title, entry.url))
-        pages.append(Page(
-            url=entry.url, output=output, template="story.html",
-            title=f"{story.title} — {config.title}",
-            description=_description(story, config),
-            data={"entry": entry, "older": older.get(story.id), "newer": newer.get(story.id),
-                  "more": more, "breadcrumbs": crumbs},
-            sources=(shown_path(story, config),),
-            # A later wire copy points search engines at the earliest version.
-            canonical=entry.original.url if entry.original else "",
-            in_sitemap=entry.original is None))
+        else:
+            pages.append(_story_page(entry, output, older.get(story.id), newer.get(story.id),
+                                     more, config))
     return pages
+
+
+def _story_page(entry: Entry, output: str, older: Entry | None, newer: Entry | None,
+                more: tuple[Entry, ...], config: SiteConfig) -> Page:
+    story = entry.story
+    crumbs = (Link("Home", "/"), Link("Topics", urls.term_path("topics")), entry.topic,
+              Link(story.title, entry.url))
+    return Page(
+        url=entry.url, output=output, template="story.html",
+        title=f"{story.title} — {config.title}",
+        description=_description(story, config),
+        data={"entry": entry, "older": older, "newer": newer, "more": more,
+              "breadcrumbs": crumbs},
+        sources=(shown_path(story, config),),
+        # A later wire copy points search engines at the earliest version.
+        canonical=entry.original.url if entry.original else "",
+        in_sitemap=entry.original is None)
 
 
 def _shows(page: Page, entry: Entry, older: Entry | None, newer: Entry | None,

@@ -54,6 +54,8 @@ from builder.fingerprint import Fingerprinter, code_identity, folder_digest, rec
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    import jinja2
+
     from builder import ingest, search
 
 __all__ = ["BuildResult", "CheckResult", "Progress", "WarmBuilds", "build", "check"]
@@ -200,7 +202,7 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                 # The quick look at the output cannot tell a folder changed just after the
                 # build: the full one can, and once it finds all as left, the quick one will.
                 unchanged = same_inputs and last is not None and last.still_on_disk(present)
-                if unchanged:
+                if unchanged and trusted is None:
                     store.record_tree(site_dir, output.tree_record(site_dir, present))
                 else:
                     reading = _read(config, sources, store, workers, progress)
@@ -235,7 +237,8 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
         # One stage: each page is written as it comes back, while the next ones render.
         # Closed on the way out, so a failed write stops the workers there and then.
         with _timed("render+write", timings), \
-                closing(_render(changed, config, site.nav, workers, progress)) as rendered:
+                closing(_render(changed, config, site.nav, context, workers,
+                                progress)) as rendered:
             written, identities, indexed = _write(config, site, changed, rendered, statics,
                                                   present, in_place=in_place)
         if indexed:  # indexing runs inside the write stage, before the swap: time it apart
@@ -247,7 +250,9 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
         store.record_build(site_dir, inputs, summary, {
             relative: PublishedFile(by_output.get(relative, b""), *found)
             for relative, found in identities.items()},
-            output.tree_record(site_dir, identities))
+            # A folder trusted as the last build left it (the preview's own) is not checked
+            # the quick way, and no later process builds into it: its tree goes unrecorded.
+            output.tree_record(site_dir, identities) if trusted is None else b"")
         store.retain_parsed([source.key for source in sources])
     result = BuildResult(stories=summary.stories, pages=summary.pages, written=written,
                          skipped=errors, warnings=_with_notes(warnings, store.notes),
@@ -532,24 +537,25 @@ def _warnings(site: Site, diagnostics: Sequence[Diagnostic], config: SiteConfig
     return tuple(sorted(found, key=by_place))
 
 
-def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], workers: _Workers,
-            progress: Progress | None) -> Iterator[bytes]:
+def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], context: bytes,
+            workers: _Workers, progress: Progress | None) -> Iterator[bytes]:
     """Each page's bytes, in order, as they are rendered (lazily: nothing is rendered
-    ahead of the consumer but the workers' few queued tasks)."""
-    for done, data in enumerate(_map(_page_renderer, pages, workers, config, nav), start=1):
+    ahead of the consumer but the workers' few queued tasks). ``context`` is the build's
+    :func:`_context`, which covers the templates."""
+    for done, data in enumerate(_map(_page_renderer, pages, workers, config, nav, context),
+                                start=1):
         if progress and (done % 100 == 0 or done == len(pages)):
             progress("render", done, len(pages))
         yield data
 
 
-def _page_renderer(config: SiteConfig, nav: tuple[Link, ...]) -> Callable[[Page], bytes]:
-    # One environment per process, made on its first task: templates compile once, and no
-    # state is shared between processes.
+def _page_renderer(config: SiteConfig, nav: tuple[Link, ...], context: bytes
+                   ) -> Callable[[Page], bytes]:
     import jinja2
 
     from builder import render
 
-    env = render.environment(config, nav)
+    env = _environment(config, nav, context)
 
     def render_one(page: Page) -> bytes:
         try:
@@ -560,6 +566,23 @@ def _page_renderer(config: SiteConfig, nav: tuple[Link, ...]) -> Callable[[Page]
                              f"{page.template}: {exc.message or exc}") from None
 
     return render_one
+
+
+def _environment(config: SiteConfig, nav: tuple[Link, ...], context: bytes) -> jinja2.Environment:
+    """The Jinja environment of a build: the last build's in this process (the preview
+    server's) while the settings, navigation and ``context`` (which covers the templates'
+    bytes and the code) are the same, its templates compiled already. Workers inherit it by
+    fork or make their own; nothing is shared between processes."""
+    global _last_environment
+    made_for = (config, nav, context)
+    if _last_environment is None or _last_environment[0] != made_for:
+        from builder import render
+
+        _last_environment = (made_for, render.environment(config, nav))
+    return _last_environment[1]
+
+
+_last_environment: tuple[tuple[SiteConfig, tuple[Link, ...], bytes], jinja2.Environment] | None = None
 
 
 # -- parallelism -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ run and input order.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import heapq
 import math
@@ -43,6 +44,7 @@ __all__ = [
     "TextSketch",
     "exact_digest",
     "find_duplicates",
+    "has_copy_among",
     "related_inputs",
     "related_stories",
 ]
@@ -253,15 +255,7 @@ def find_duplicates(stories: Sequence[Story], threshold: float = 0.8,
     by_id = {story.id: given.get(story.id) or sketcher.sketch(story.body) for story in stories}
     ordered = sorted(stories, key=lambda story: _canonical_key(story, by_id[story.id].shingles))
     sketch_list = [by_id[story.id] for story in ordered]
-    containment_needed = 2.0 * threshold / (1.0 + threshold)
-
-    def same_copy(a: TextSketch, b: TextSketch) -> bool:
-        jaccard = a.similarity(b)
-        if jaccard >= threshold:
-            return True
-        ratio = min(a.shingles, b.shingles) / max(a.shingles, b.shingles)
-        return ratio >= MIN_SIZE_RATIO and a.containment(b, jaccard) >= containment_needed
-
+    same_copy = functools.partial(_same_copy, threshold=threshold)
     forest = _Forest(len(ordered))
     # Identical sketches are copies outright; banding one of each keeps a story copied a
     # thousand times from filling every bucket with a thousand members.
@@ -280,6 +274,41 @@ def find_duplicates(stories: Sequence[Story], threshold: float = 0.8,
     return DuplicateIndex(groups=tuple(
         tuple(ordered[index].id for index in members) for members in forest.groups()
     ))
+
+
+def has_copy_among(sketch: TextSketch, others: Sequence[TextSketch], threshold: float) -> bool:
+    """False when :func:`find_duplicates` puts a story sketched ``sketch`` in no group with any
+    story sketched by ``others``: it groups only stories whose sketches agree on a whole band
+    and are copies, as checked here against every one of ``others``. (A story with an empty
+    text is never grouped.) Two sketches agreeing on a band agree on its first bin, which is
+    looked for in a column of every other sketch's bins at C speed."""
+    if not sketch.values:
+        return False
+    sketched = [other for other in others if other.values]
+    table = array("I")
+    table.frombytes(b"".join(other.values for other in sketched))
+    candidates: set[int] = set()
+    for band in range(_BANDS):
+        first = band * BAND_ROWS
+        column = table[first::SKETCH_BINS].tobytes()
+        key = sketch.values[4 * first:4 * first + 4]
+        part = slice(band * _BAND_BYTES, (band + 1) * _BAND_BYTES)
+        at = column.find(key)
+        while at != -1:
+            if at % 4 == 0 and sketched[at // 4].values[part] == sketch.values[part]:
+                candidates.add(at // 4)
+            at = column.find(key, at + 1)
+    return any(_same_copy(sketch, sketched[index], threshold) for index in sorted(candidates))
+
+
+def _same_copy(a: TextSketch, b: TextSketch, threshold: float) -> bool:
+    """Whether two sketched texts are one wire copy (see :func:`find_duplicates`)."""
+    jaccard = a.similarity(b)
+    if jaccard >= threshold:
+        return True
+    ratio = min(a.shingles, b.shingles) / max(a.shingles, b.shingles)
+    containment_needed = 2.0 * threshold / (1.0 + threshold)
+    return ratio >= MIN_SIZE_RATIO and a.containment(b, jaccard) >= containment_needed
 
 
 def _candidate_pairs(sketches: Sequence[TextSketch],

@@ -1,9 +1,16 @@
 """Assembling stories into the site: order, terms, archive, pagination, copies, collisions."""
 
+import dataclasses
 import datetime as dt
 import random
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from builder import assemble as assembly
 from builder.assemble import Link, assemble, find_collisions, same, term_key
+from builder.similarity import Sketcher
 from builder.slugs import short_hash
 from builder.config import SiteConfig
 from builder.model import Story
@@ -185,18 +192,23 @@ def test_cname_and_nojekyll_files():
 
 # -- reusing a previous site (the preview server's rebuilds) ---------------------------------
 
-def test_a_previous_site_lends_the_pages_an_edit_leaves_alone():
+@pytest.mark.parametrize("edit", [
+    {"body": "Corrected body."},  # its text alone: the previous site is patched
+    {"source": "S0"},  # a term it is filed under: a whole assembly
+])
+def test_a_previous_site_lends_the_pages_an_edit_leaves_alone(edit):
     stories = [story(n, tags=(f"t{n % 3}", "all"), source=f"S{n % 2}") for n in range(40)]
     config = SiteConfig(per_page=5)
     before = assemble(stories, config)
-    stories[7] = story(7, tags=("t1", "all"), source="S1", body="Corrected body.")
+    stories[7] = dataclasses.replace(stories[7], **edit)
     again = assemble(stories, config, previous=before)
     assert again == assemble(stories, config)  # lending changes nothing in the result
     old = {page.output: page for page in before.pages}
     new_objects = {page.url for page in again.pages if page is not old.get(page.output)}
     # The edited story's page, and the pages showing it: lists and feeds it is on, the
     # stories next to it in its topic; not the pages of stories and terms far from it.
-    assert {"/2021/01/08/story-7/", "/2021/01/09/story-8/", "/tags/t1/page/3/"} <= new_objects
+    assert {stories[7].date.strftime("/%Y/%m/%d/") + stories[7].slug + "/",
+            "/2021/01/09/story-8/", "/tags/t1/page/3/"} <= new_objects
     assert "/tags/t1/" not in new_objects  # page 1 of the same tag does not show it
     assert "/tags/t0/" not in new_objects and "/2021/01/31/story-30/" not in new_objects
     assert len(new_objects) < len(again.pages) / 4
@@ -222,3 +234,87 @@ def test_same_is_stricter_than_equality():
     one = story(1)
     assert same((Link("x", "/x/"), one, {"k": [moment]}), (Link("x", "/x/"), one, {"k": [moment]}))
     assert not same(Link("x", "/x/"), Link("x", "/y/"))
+
+
+# -- patching a previous site (an edit of a story's text alone) ------------------------------
+
+WORDS = [f"w{n}" for n in range(400)]
+
+
+def text(n, extra=""):
+    """Sixty words of their own per ``n``: no two texts are near copies."""
+    return " ".join(random.Random(n).choices(WORDS, k=60)) + extra
+
+
+def sketched(stories):
+    sketcher = Sketcher()
+    return {s.id: sketcher.sketch(s.body) for s in stories}
+
+
+def test_an_edit_of_a_story_text_alone_patches_the_previous_site(monkeypatch):
+    stories = [story(n, tags=(f"t{n % 3}",), body=text(n)) for n in range(30)]
+    config = SiteConfig(per_page=4)
+    before = assemble(stories, config, sketches=sketched(stories))
+    stories[5] = dataclasses.replace(stories[5], body=text(5, " corrected"), summary="New.",
+                                     byline="A. Reporter", content_hash="h5b")
+    whole = assemble(stories, config, sketches=sketched(stories))
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("the site was assembled again instead of patched")
+
+    monkeypatch.setattr(assembly, "_taxonomies", not_again)
+    again = assemble(stories, config, sketches=sketched(stories), previous=before)
+    assert again == whole
+    page = next(p for p in again.pages if p.data.get("entry") is again.entries[-6])
+    assert page.description == "New." and page.data["entry"].story is stories[5]
+    unchanged = {id(p) for p in before.pages}
+    assert sum(id(p) not in unchanged for p in again.pages) < len(again.pages) / 3
+
+
+KINDS = ("reword", "summary", "byline", "exact_copy", "near_copy", "retitle", "draft", "same")
+
+
+@settings(max_examples=60, deadline=None)
+@given(edits=st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 19), st.integers(0, 19)),
+                      min_size=1, max_size=5),
+       copies=st.lists(st.tuples(st.integers(0, 19), st.integers(0, 19)), max_size=2))
+def test_a_patched_site_equals_a_whole_assembly(edits, copies):
+    """Edits of text alone are patched in; edits that make or end an exact or near copy, or
+    move a story, are not: either way the site equals one assembled from nothing."""
+    stories = [story(n, tags=(f"t{n % 4}", f"u{n % 3}"), source=f"S{n % 3}", body=text(n),
+                     date=dt.date(2021, 1, 1 + n % 9)) for n in range(20)]
+    for copy, of in copies:  # copies present before the edits
+        stories[copy] = dataclasses.replace(stories[copy], body=stories[of].body)
+    config = SiteConfig(per_page=3, related_count=3)
+    before = assemble(stories, config, sketches=sketched(stories))
+    for kind, n, other in edits:
+        edited = stories[n]
+        stories[n] = {
+            "reword": lambda: dataclasses.replace(edited, body=text(n, f" v{other}"),
+                                                  content_hash=f"h{n}v{other}"),
+            "summary": lambda: dataclasses.replace(edited, summary=f"Summary {other}."),
+            "byline": lambda: dataclasses.replace(edited, byline=f"By {other}", footer="F"),
+            "exact_copy": lambda: dataclasses.replace(edited, body=stories[other].body),
+            "near_copy": lambda: dataclasses.replace(edited, body=stories[other].body + " w1"),
+            "retitle": lambda: dataclasses.replace(edited, title=f"Story {n} v{other}"),
+            "draft": lambda: dataclasses.replace(edited, draft=not edited.draft),
+            "same": lambda: dataclasses.replace(edited),  # equal, but another object
+        }[kind]()
+    again = assemble(stories, config, sketches=sketched(stories), previous=before)
+    assert again == assemble(stories, config, sketches=sketched(stories))
+
+
+@pytest.mark.parametrize("copy", ["exact", "near"])
+def test_an_edit_that_ends_a_copy_is_not_patched(copy):
+    """Story 2 repeats story 1 (published once; or grouped under it as a wire copy): once
+    story 1 is reworded, story 2 stands on its own, which patching could not show."""
+    stories = [story(n, body=text(n)) for n in range(6)]
+    stories[2] = dataclasses.replace(
+        stories[2], body=stories[1].body + (" w1" if copy == "near" else ""))
+    config = SiteConfig(per_page=3)
+    before = assemble(stories, config, sketches=sketched(stories))
+    assert len(before.entries) == (5 if copy == "exact" else 6)
+    stories[1] = dataclasses.replace(stories[1], body=text(100))  # another text altogether
+    again = assemble(stories, config, sketches=sketched(stories), previous=before)
+    assert again == assemble(stories, config, sketches=sketched(stories))
+    assert len(again.entries) == 6 and not again.duplicates.groups

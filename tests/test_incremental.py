@@ -85,6 +85,9 @@ def apply(change: tuple, config: SiteConfig, step: int) -> None:
     n = int(path.name[:3])
     if kind == "edit":  # the body (and title) of one story
         write(path, story_text(n, version=step, tags=tags_of(path)))
+    elif kind == "reword":  # its text alone: the preview's builds patch the site
+        body, _, _ = path.read_text(encoding="utf-8").rpartition("\n\n")
+        write(path, f"{body}\n\nA second paragraph, reworded {step}.\n")
     elif kind == "retag":
         write(path, story_text(n, tags=(TAGS[value % len(TAGS)], TAGS[index % len(TAGS)])))
     elif kind == "redate":
@@ -111,7 +114,7 @@ def tags_of(path: Path) -> tuple[str, ...]:
 
 
 CHANGES = st.tuples(
-    st.sampled_from(["add", "edit", "retag", "redate", "delete", "rename", "template", "static",
+    st.sampled_from(["add", "edit", "reword", "retag", "redate", "delete", "rename", "template", "static",
                      "settings"]),
     st.integers(0, 40), st.integers(0, 40))
 
