@@ -17,9 +17,9 @@ import functools
 import operator
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from itertools import chain, compress, repeat
+from itertools import chain
 from typing import Any, TypeVar
 
 from builder import similarity, urls
@@ -77,7 +77,9 @@ class Term:
     name: str
     """Display name: the most frequent spelling among the merged ones."""
     slug: str
-    stories: tuple[Story, ...]
+    story_ids: tuple[str, ...]
+    """Its stories' ids, newest first (their entries are the site's): a term stays the same
+    value while its stories are edited in anything but their terms and order."""
     spellings: tuple[str, ...] = ()
     """Every spelling merged into this term, sorted."""
     link: Link = field(init=False, repr=False)
@@ -92,7 +94,7 @@ class Term:
 
     @property
     def count(self) -> int:
-        return len(self.stories)
+        return len(self.story_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +146,8 @@ class Page:
     """One output file: where it goes, which template draws it and the data it shows.
 
     ``data`` holds only frozen values (stories, entries, links), so a page can be sent to
-    a worker process and rendered there with the same result.
+    a worker process and rendered there with the same result. Entries are values of it or
+    items of tuples of entries, never deeper (a patched site swaps them there).
     """
 
     url: str
@@ -188,6 +191,11 @@ class Site:
     """The stories it was assembled from, in the order given, drafts and refused copies too."""
     build_time: dt.datetime | None = None
     """The build time it was given (without one, ``updated`` is the newest story date)."""
+    pages_showing: Mapping[str, tuple[int, ...]] | None = field(default=None, compare=False,
+                                                                 repr=False)
+    """Where each story's entry is shown: positions in ``pages`` by story id. Made by the
+    first patch of a site (:func:`_by_difference`) and handed on by the next: a patched
+    site shows the same stories on the same pages."""
 
 
 def by_place(diagnostic: Diagnostic) -> tuple[str, int, str, str]:
@@ -301,6 +309,9 @@ def find_collisions(pages: Sequence[Page], other_files: Mapping[str, str]
     ``other_files`` maps output paths of non-page files (static assets, ``.nojekyll``) to
     what provides them. Run before anything is written (Zola's ``find_path_collisions``).
     """
+    outputs = set(map(operator.attrgetter("output"), pages))
+    if len(outputs) == len(pages) and outputs.isdisjoint(other_files):
+        return ()  # the usual case, told at C speed; naming the sources costs ten times more
     claims: dict[str, list[str]] = defaultdict(list)
     for page in pages:
         claims[page.output].append(", ".join(page.sources) or page.url)
@@ -394,7 +405,7 @@ def _by_difference(previous: Site, stories: tuple[Story, ...], build_time: dt.da
     an exact or near copy of another story. Every decision of a whole assembly then comes out
     as before (order, URLs, terms, archive, wire-copy groups, related coverage: each reads
     only placements and copy groups), so the edited stories just take their old versions'
-    places in the entries, terms and pages that showed them. None when a whole assembly is
+    places in the entries and pages that showed them. None when a whole assembly is
     needed."""
     if len(stories) != len(previous.stories) or not same(build_time, previous.build_time):
         return None
@@ -410,20 +421,14 @@ def _by_difference(previous: Site, stories: tuple[Story, ...], build_time: dt.da
     if not _still_alone(changed, stories, sketches, previous.duplicates,
                         config.duplicate_threshold):
         return None
-    swapped: dict[int, Any] = {}
-    for old, new in changed:
-        swapped[id(old)] = new
-        swapped[id(entry_of[id(old)])] = replace(entry_of[id(old)], story=new)
-    taxonomies = {}
-    for kind, terms in previous.taxonomies.items():
-        taxonomies[kind] = tuple(replace(term, stories=_swapped(term.stories, swapped))
-                                 if _shows_any(term.stories, swapped) else term
-                                 for term in terms)
-        swapped.update((id(old), new) for old, new in zip(terms, taxonomies[kind])
-                       if old is not new)
-    return replace(previous, entries=_swapped(previous.entries, swapped), taxonomies=taxonomies,
-                   pages=tuple(_patched_page(page, swapped, config) for page in previous.pages),
-                   stories=stories)
+    swapped = {id(entry_of[id(old)]): replace(entry_of[id(old)], story=new)
+               for old, new in changed}
+    showing = previous.pages_showing or _pages_showing(previous.pages)
+    pages = list(previous.pages)
+    for position in {position for old, _ in changed for position in showing.get(old.id, ())}:
+        pages[position] = _patched_page(pages[position], swapped, config)
+    return replace(previous, entries=_swapped(previous.entries, swapped), pages=tuple(pages),
+                   stories=stories, pages_showing=showing)
 
 
 def _still_alone(changed: Sequence[tuple[Story, Story]], stories: Sequence[Story],
@@ -433,18 +438,16 @@ def _still_alone(changed: Sequence[tuple[Story, Story]], stories: Sequence[Story
     and no near copy (:func:`similarity.find_duplicates`) of another published story."""
     if any(duplicates.group_of(old.id) for old, _ in changed):
         return False
-    edited = {id(new) for _, new in changed}
     published = [story for story in stories if not story.draft]
-    taken = {key for story in published if id(story) not in edited
-             for key in _exact_keys(story, sketches.get(story.id))}
-    for old, new in changed:
-        keys = _exact_keys(new, sketches.get(new.id))
-        if taken.intersection(keys) or taken.intersection(_exact_keys(old, None)):
-            return False
-        taken.update(keys)
-    sketched = [sketches.get(story.id) for story in published]
+    sketched = list(map(sketches.get, [story.id for story in published]))
     if None in sketched:
         return False
+    held = Counter(chain.from_iterable(map(_exact_keys, published, sketched)))
+    for old, new in changed:
+        keys = _exact_keys(new, sketches[new.id])
+        if any(held[key] > 1 for key in keys) or any(
+                held[key] > (key in keys) for key in _exact_keys(old, None)):
+            return False
     for _, new in changed:
         at = next(index for index, story in enumerate(published) if story is new)
         if similarity.has_copy_among(sketched[at], sketched[:at] + sketched[at + 1:],
@@ -453,23 +456,31 @@ def _still_alone(changed: Sequence[tuple[Story, Story]], stories: Sequence[Story
     return True
 
 
-def _swapped(values: tuple[T, ...], swapped: Mapping[int, Any]) -> tuple[T, ...]:
+def _swapped(values: tuple[T, ...], swapped: Mapping[int, T]) -> tuple[T, ...]:
     return tuple(swapped.get(id(value), value) for value in values)
 
 
-def _shows_any(values: Iterable[object], swapped: Mapping[int, Any]) -> bool:
-    return not swapped.keys().isdisjoint(map(id, values))
+def _pages_showing(pages: Sequence[Page]) -> dict[str, tuple[int, ...]]:
+    """:attr:`Site.pages_showing` of ``pages``."""
+    showing: dict[str, list[int]] = defaultdict(list)
+    for position, page in enumerate(pages):
+        for story_id in {entry.story.id for entry in _entries_shown(page)}:
+            showing[story_id].append(position)
+    return {story_id: tuple(positions) for story_id, positions in showing.items()}
 
 
-def _patched_page(page: Page, swapped: Mapping[int, Any], config: SiteConfig) -> Page:
-    """``page`` showing the swapped entries, stories and terms instead of the ones it
-    showed (as values of its data or items of tuples there, the only places pages hold
-    them); itself when it showed none of them. The test runs at C speed: it is made for
-    every page of the site."""
-    values = page.data.values()
-    if not _shows_any(values, swapped) and not _shows_any(chain.from_iterable(
-            compress(values, map(operator.is_, map(type, values), repeat(tuple)))), swapped):
-        return page
+def _entries_shown(page: Page) -> Iterator[Entry]:
+    """The entries ``page`` shows: values of its data, or items of tuples of entries there
+    (they are nowhere else; a sitemap's or a terms page's thousands of items are none)."""
+    for value in page.data.values():
+        if type(value) is Entry:
+            yield value
+        elif type(value) is tuple and value and type(value[0]) is Entry:
+            yield from value
+
+
+def _patched_page(page: Page, swapped: Mapping[int, Entry], config: SiteConfig) -> Page:
+    """``page`` showing the swapped entries instead of the ones it showed."""
     data = {key: swapped.get(id(value), value) if type(value) is not tuple
             else _swapped(value, swapped) for key, value in page.data.items()}
     if page.template == "story.html":  # its description is made of its story's text
@@ -599,7 +610,8 @@ def _taxonomies(stories: Sequence[Story], config: SiteConfig
                             f"'{clash}'; its page is /{kind}/{slug}/",
                     hint="rename one, or add an alias in gazette.toml to merge them"))
             used_slugs[slug] = name
-            terms.append(Term(kind=kind, name=name, slug=slug, stories=tuple(members[key]),
+            terms.append(Term(kind=kind, name=name, slug=slug,
+                              story_ids=tuple(story.id for story in members[key]),
                               spellings=tuple(sorted(spellings[key]))))
         taxonomies[kind] = tuple(sorted(terms, key=lambda t: (term_key(t.name), t.slug)))
     return taxonomies, diagnostics
@@ -733,7 +745,7 @@ def _pages(entries: tuple[Entry, ...], listed: tuple[Entry, ...],
             data={"kind": kind, "heading": label, "terms": terms,
                   "by_count": tuple(sorted(terms, key=lambda t: (-t.count, term_key(t.name))))}))
         for term in terms:
-            term_entries = _once_per_copy(tuple(by_id[s.id] for s in term.stories))
+            term_entries = _once_per_copy(tuple(map(by_id.__getitem__, term.story_ids)))
             sources = (f"{TERM_LABELS[kind].lower()} '{term.name}'",)
             feed = urls.feed_path(term.url) if kind in FEED_TAXONOMIES else None
             pages += _list_pages(term.url, term_entries, config, template="term.html",
@@ -831,8 +843,8 @@ def _story_pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term
     newer = {e.story.id: dated[i + 1] if i + 1 < len(dated) else None for i, e in enumerate(dated)}
     by_id = {e.story.id: e for e in entries}
     topic_of = {term.url: term for term in taxonomies["topics"]}
-    position = {story.id: index for term in taxonomies["topics"]
-                for index, story in enumerate(term.stories)}
+    position = {story_id: index for term in taxonomies["topics"]
+                for index, story_id in enumerate(term.story_ids)}
     pages = []
     for entry in entries:
         story = entry.story
@@ -891,7 +903,7 @@ def _nearest_in_topic(entry: Entry, position: Mapping[str, int], topic: Term,
     while len(nearest) < count and (here - distance >= 0 or here + distance < topic.count):
         for index in (here - distance, here + distance):
             if 0 <= index < topic.count and len(nearest) < count:
-                nearest.append(by_id[topic.stories[index].id])
+                nearest.append(by_id[topic.story_ids[index]])
         distance += 1
     return tuple(nearest)
 

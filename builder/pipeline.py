@@ -227,13 +227,15 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
             # entries and terms it showed (a warm build's stories are the very same objects).
             fingerprinter = Fingerprinter(page_context, known={
                 **reading.digests, **(carried.digests if carried else {})})
+            outputs = [page.output for page in site.pages]
             fingerprints = _fingerprints(site, fingerprinter, carried.fingerprints
                                          if carried and carried.page_context == page_context
                                          else {})
             previous = last.files if last else {}
-            changed = [page for page, fingerprint in zip(site.pages, fingerprints)
-                       if not _still_published(previous.get(page.output), fingerprint,
-                                               present.get(page.output))]
+            changed = [page for page, fingerprint, was, now in zip(
+                           site.pages, fingerprints, map(previous.get, outputs),
+                           map(present.get, outputs))
+                       if not _still_published(was, fingerprint, now)]
         # One stage: each page is written as it comes back, while the next ones render.
         # Closed on the way out, so a failed write stops the workers there and then.
         with _timed("render+write", timings), \
@@ -244,7 +246,7 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
         if indexed:  # indexing runs inside the write stage, before the swap: time it apart
             timings.append(("search", indexed.seconds))
             warnings = tuple(sorted({*warnings, *indexed.warnings}, key=by_place))
-        by_output = dict(zip((p.output for p in site.pages), fingerprints))
+        by_output = dict(zip(outputs, fingerprints))
         summary = _Summary(stories=len(site.entries), pages=len(site.pages), skipped=errors,
                            warnings=warnings)
         store.record_build(site_dir, inputs, summary, {
