@@ -387,22 +387,50 @@ class Cache:
                     self._db.execute("DELETE FROM builds WHERE site = ?", (other,))
                     self._db.execute("DELETE FROM published WHERE site = ?", (other,))
             if known is not None:
-                stale = [(key, path) for path in known.files.keys() - files.keys()]
+                stale = known.files.keys() - files.keys()
                 fresh: Iterable[tuple[str, PublishedFile]] = [
                     (path, f) for path, f in files.items() if known.files.get(path) != f]
             else:
                 self._db.execute("DELETE FROM published WHERE site = ?", (key,))
-                stale, fresh = [], files.items()
-            self._db.execute("INSERT OR REPLACE INTO builds (site, inputs, summary, tree) "
-                             "VALUES (?, ?, ?, ?)", (key, inputs, blob, tree))
-            self._db.executemany("DELETE FROM published WHERE site = ? AND path = ?", stale)
-            self._db.executemany(
-                "INSERT OR REPLACE INTO published (site, path, fingerprint, size, mtime_ns, "
-                "inode) VALUES (?, ?, ?, ?, ?, ?)",
-                ((key, path, f.fingerprint, f.size, f.mtime_ns, f.inode)
-                 for path, f in fresh))
+                stale, fresh = set(), files.items()
+            self._write_record(key, inputs, blob, tree, stale, fresh)
         self._builds = {key: LastBuild(inputs, summary, dict(files))}
         self._builds_version = self._data_version()
+
+    def record_changes(self, site: Path, inputs: bytes, summary: object,
+                       changed: Mapping[str, PublishedFile], removed: Collection[str]) -> bool:
+        """:meth:`record_build` for a build that knows what it changed (the preview
+        server's): the last record's files, with ``changed`` put in and ``removed`` taken
+        out, at the cost of that change instead of a comparison of every file. The output's
+        tree goes unrecorded. False, recording nothing, when the stored record is not the
+        one this object last read or wrote: then record the build in full."""
+        key = _site_key(site)
+        blob = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._transaction():
+            known = (self._builds.get(key) if self._data_version() == self._builds_version
+                     else None)
+            if known is None:
+                return False
+            self._write_record(key, inputs, blob, b"", removed, changed.items())
+        files = {**known.files, **changed}
+        for path in removed:
+            del files[path]
+        self._builds = {key: LastBuild(inputs, summary, files)}
+        self._builds_version = self._data_version()
+        return True
+
+    def _write_record(self, key: str, inputs: bytes, summary: bytes, tree: bytes,
+                      stale: Iterable[str], fresh: Iterable[tuple[str, PublishedFile]]) -> None:
+        """The rows of a build's record: its own, and its published files', ``stale`` ones
+        deleted and ``fresh`` ones written (inside the caller's transaction)."""
+        self._db.execute("INSERT OR REPLACE INTO builds (site, inputs, summary, tree) "
+                         "VALUES (?, ?, ?, ?)", (key, inputs, summary, tree))
+        self._db.executemany("DELETE FROM published WHERE site = ? AND path = ?",
+                             ((key, path) for path in stale))
+        self._db.executemany(
+            "INSERT OR REPLACE INTO published (site, path, fingerprint, size, mtime_ns, "
+            "inode) VALUES (?, ?, ?, ?, ?, ?)",
+            ((key, path, f.fingerprint, f.size, f.mtime_ns, f.inode) for path, f in fresh))
 
     def record_tree(self, site: Path, tree: bytes) -> None:
         """Replace the :func:`builder.output.tree_record` of the last build of ``site``

@@ -43,11 +43,11 @@ def story_files(paths: Sequence[Path | str], config: SiteConfig) -> list[str]:
                          if not (file.startswith((".", "_"))
                                  or ignored(os.path.normcase(file))))
     # Strings, not Paths: making 10,000 Path objects cost more than the walk.
-    return sorted(found, key=_posix)
+    return sorted(found) if os.sep == "/" else sorted(found, key=_posix)
 
 
 def _posix(name: str) -> str:
-    return name.replace(os.sep, "/")
+    return name if os.sep == "/" else name.replace(os.sep, "/")
 
 
 @functools.lru_cache(maxsize=16)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import operator
 import os
 import sys
 import time
@@ -39,7 +40,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain, compress, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,6 +143,8 @@ class _Carried:
     fingerprints: Mapping[int, tuple[Page, bytes]]
     """Each page's fingerprint, by the page object's id (with the page, which the site
     keeps alive, so its id names it alone)."""
+    published: Mapping[str, bytes]
+    """Each page's fingerprint, by its output file."""
     output: Path
     """The output directory it wrote."""
     present: Mapping[str, output.FileIdentity]
@@ -231,11 +234,16 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
             fingerprints = _fingerprints(site, fingerprinter, carried.fingerprints
                                          if carried and carried.page_context == page_context
                                          else {})
-            previous = last.files if last else {}
-            changed = [page for page, fingerprint, was, now in zip(
-                           site.pages, fingerprints, map(previous.get, outputs),
-                           map(present.get, outputs))
-                       if not _still_published(was, fingerprint, now)]
+            if trusted is not None:  # its files are as the last build left them: compare
+                # fingerprints alone, at C speed (a one-story rebuild of the preview)
+                changed = list(compress(site.pages, map(
+                    operator.ne, map(carried.published.get, outputs), fingerprints)))
+            else:
+                previous = last.files if last else {}
+                changed = [page for page, fingerprint, was, now in zip(
+                               site.pages, fingerprints, map(previous.get, outputs),
+                               map(present.get, outputs))
+                           if not _still_published(was, fingerprint, now)]
         # One stage: each page is written as it comes back, while the next ones render.
         # Closed on the way out, so a failed write stops the workers there and then.
         with _timed("render+write", timings), \
@@ -249,12 +257,18 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
         by_output = dict(zip(outputs, fingerprints))
         summary = _Summary(stories=len(site.entries), pages=len(site.pages), skipped=errors,
                            warnings=warnings)
-        store.record_build(site_dir, inputs, summary, {
-            relative: PublishedFile(by_output.get(relative, b""), *found)
-            for relative, found in identities.items()},
-            # A folder trusted as the last build left it (the preview's own) is not checked
-            # the quick way, and no later process builds into it: its tree goes unrecorded.
-            output.tree_record(site_dir, identities) if trusted is None else b"")
+        # A folder trusted as the last build left it (the preview's own) has its record
+        # amended by what this build changed: no later process builds into it, so its tree
+        # goes unrecorded, and comparing every file's record would cost more than the rest.
+        if trusted is None or not store.record_changes(
+                site_dir, inputs, summary,
+                {relative: PublishedFile(by_output.get(relative, b""), *identities[relative])
+                 for relative in _touched(changed, identities, trusted)},
+                trusted.keys() - identities.keys()):
+            store.record_build(site_dir, inputs, summary, {
+                relative: PublishedFile(by_output.get(relative, b""), *found)
+                for relative, found in identities.items()},
+                output.tree_record(site_dir, identities) if trusted is None else b"")
         store.retain_parsed([source.key for source in sources])
     result = BuildResult(stories=summary.stories, pages=summary.pages, written=written,
                          skipped=errors, warnings=_with_notes(warnings, store.notes),
@@ -265,7 +279,7 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
     shown = (*site.entries, *(entry.story for entry in site.entries),
              *(term for terms in site.taxonomies.values() for term in terms))
     return result, _Carried(
-        site=site, page_context=page_context,
+        site=site, page_context=page_context, published=by_output,
         fingerprints={id(page): (page, fp) for page, fp in zip(site.pages, fingerprints)},
         output=site_dir, present=identities, digests=fingerprinter.known_digests(shown))
 
@@ -479,6 +493,15 @@ def _fingerprints(site: Site, fingerprinter: Fingerprinter,
     return fingerprints
 
 
+def _touched(changed: Sequence[Page], identities: Mapping[str, output.FileIdentity],
+             before: Mapping[str, output.FileIdentity]) -> set[str]:
+    """The files whose record changes: the pages rendered (written or not: their
+    fingerprint changed) and every file not left as it was ``before`` (the same identity
+    objects, which the output keeps for the files it leaves alone)."""
+    return {page.output for page in changed} | {
+        relative for relative, found in identities.items() if before.get(relative) is not found}
+
+
 def _still_published(previous: PublishedFile | None, fingerprint: bytes,
                      present: tuple[int, int, int] | None) -> bool:
     """True if the last build wrote this page from the same fingerprint and its file is
@@ -533,7 +556,7 @@ def _warnings(site: Site, diagnostics: Sequence[Diagnostic], config: SiteConfig
               ) -> tuple[Diagnostic, ...]:
     from builder import render
 
-    removed = [d for entry in site.entries
+    removed = [d for entry in site.entries if "<" in entry.story.body  # else none: skip
                for d in render.removed_html(entry.story, shown_path(entry.story, config))]
     found = {d for d in (*diagnostics, *site.diagnostics, *removed) if not d.is_error}
     return tuple(sorted(found, key=by_place))

@@ -243,6 +243,53 @@ def test_a_warm_cache_object_serves_many_builds(tmp_path):
     assert tree(config.output_path) == fresh_site(config, "warm")
 
 
+@pytest.mark.parametrize("changes", [
+    [("reword", 2, 0), ("reword", 5, 0), ("reword", 2, 0)],  # the site patched each time
+    [("reword", 1, 0), ("delete", 4, 0), ("static", 0, 0), ("template", 0, 2),
+     ("reword", 3, 0)],  # ... and a template edit that changes every fingerprint, no byte
+])
+def test_the_record_a_warm_build_amends_is_the_one_a_full_build_would_leave(
+        tmp_path, monkeypatch, changes):
+    """The preview's builds amend the record of their output by what they changed: a build
+    in a new process then finds every page as recorded, and renders nothing."""
+    # In place whatever share of the site changes, as the preview of a big archive is.
+    monkeypatch.setattr(pipeline, "_IN_PLACE_SHARE", 1.0)
+    amended: list[int] = []
+    record_changes = Cache.record_changes
+    monkeypatch.setattr(Cache, "record_changes", lambda self, *args: amended.append(
+        len(args[3])) or record_changes(self, *args))
+    config = make_project(tmp_path, 12)
+    builds = pipeline.WarmBuilds()
+    try:
+        builds(config, jobs=1)
+        for step, change in enumerate(changes):
+            apply(change, config, step)
+            builds(config, jobs=1)
+            # The record it keeps in memory for the next build is the stored one.
+            with Cache.open(config.cache_path) as cache:
+                assert cache.last_build(config.output_path) == \
+                    builds._cache.last_build(config.output_path)
+    finally:
+        builds.close()
+    with Cache.open(config.cache_path) as cache:  # another connection: what is stored
+        recorded = cache.last_build(config.output_path).files
+    assert set(recorded) == set(tree(config.output_path))
+    assert len(amended) == len(changes) and min(amended) < len(recorded) / 3
+    again = pipeline.build(config, jobs=1)  # a full build, from the stored record
+    assert (again.rendered, again.written) == (0, 0)
+    # Its fingerprints are right too: one more edit re-renders what it does for a project
+    # only ever built in full.
+    twin = config.replace(root=tmp_path / "twin")
+    for folder in ("content", "static"):
+        if (tmp_path / folder).exists():
+            shutil.copytree(tmp_path / folder, twin.root / folder)
+    pipeline.build(twin, jobs=1)
+    for project in (config, twin):
+        apply(("reword", 7, 0), project, len(changes))
+    assert pipeline.build(config, jobs=1).rendered == pipeline.build(twin, jobs=1).rendered
+    assert tree(config.output_path) == tree(twin.output_path)
+
+
 def test_an_unchanged_archive_is_recognised_by_file_identity_without_reading_it(
         tmp_path, monkeypatch):
     from builder import cache as cache_module
