@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from builder import similarity, urls
 from builder.config import SiteConfig
-from builder.errors import BuildError, Diagnostic
+from builder.errors import BuildError, Diagnostic, by_place
 from builder.model import Moment, Story, chronological
 
 __all__ = [
@@ -196,12 +196,6 @@ class Site:
     """Where each story's entry is shown: positions in ``pages`` by story id. Made by the
     first patch of a site (:func:`_by_difference`) and handed on by the next: a patched
     site shows the same stories on the same pages."""
-
-
-def by_place(diagnostic: Diagnostic) -> tuple[str, int, str, str]:
-    """Sort key of diagnostics: file, line (none first), message. Diagnostic's own order
-    cannot compare a missing line with a number."""
-    return (diagnostic.path, diagnostic.line or 0, diagnostic.message, diagnostic.severity)
 
 
 def shown_path(story: Story, config: SiteConfig) -> str:

@@ -35,7 +35,6 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
-import importlib.metadata
 import os
 import pickle
 import sqlite3
@@ -49,6 +48,7 @@ from typing import Any, TypeVar
 from builder import __version__
 from builder.config import SiteConfig
 from builder.errors import Diagnostic
+from builder.fingerprint import installed_version
 
 __all__ = [
     "DATABASE_NAME", "PAGE_ONLY_SETTINGS", "SCHEMA_VERSION", "BuildRecord", "Cache", "LastBuild",
@@ -200,10 +200,7 @@ def _parser_identity() -> Iterator[str]:
     yield __version__
     yield sys.version
     for name in _PARSER_LIBRARIES:
-        try:
-            yield f"{name}=={importlib.metadata.version(name)}"
-        except importlib.metadata.PackageNotFoundError:
-            yield f"{name} absent"
+        yield f"{name}=={installed_version(name)}"
     package = Path(__file__).resolve().parent
     code = hashlib.sha256()
     for source in _PARSER_SOURCES:

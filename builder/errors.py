@@ -45,6 +45,12 @@ class Diagnostic:
         return self.severity == "error"
 
 
+def by_place(diagnostic: Diagnostic) -> tuple[str, int, str, str]:
+    """Sort key of diagnostics: file, line (none first), message. Diagnostic's own order
+    cannot compare a missing line with a number."""
+    return (diagnostic.path, diagnostic.line or 0, diagnostic.message, diagnostic.severity)
+
+
 class GazetteError(Exception):
     """Base of every error the CLI reports as a message rather than a traceback."""
 

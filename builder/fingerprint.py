@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
-import importlib.metadata
 import operator
+import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
@@ -26,7 +28,8 @@ from typing import Any
 
 from builder import __version__
 
-__all__ = ["DIGEST_SIZE", "Fingerprinter", "code_identity", "folder_digest", "record_digest"]
+__all__ = ["DIGEST_SIZE", "Fingerprinter", "code_identity", "folder_digest", "installed_version",
+           "record_digest"]
 
 DIGEST_SIZE = 16
 """Bytes per digest: 128 bits make an accidental collision among a site's pages
@@ -63,15 +66,40 @@ def _code_digest() -> bytes:
     digest = _new()
     digest.update(f"{__version__}\0{sys.version}\0".encode())
     for name in _RENDER_LIBRARIES:
-        try:
-            digest.update(f"{name}=={importlib.metadata.version(name)}\0".encode())
-        except importlib.metadata.PackageNotFoundError:
-            digest.update(f"{name} absent\0".encode())
+        digest.update(f"{name}=={installed_version(name)}\0".encode())
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.digest()
+
+
+def installed_version(distribution: str) -> str:
+    """The installed version of ``distribution``, or 'absent': from the name of its
+    ``.dist-info`` folder on ``sys.path`` (``pyyaml-6.0.4.dist-info``), the first found as
+    for imports, like :func:`importlib.metadata.version` but without the 30 ms of imports
+    that costs on every run (a build that changes nothing takes half a second)."""
+    return _installed_versions().get(_normalised(distribution), "absent")
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".dist-info"):
+                project, _, version = name.removesuffix(".dist-info").partition("-")
+                found.setdefault(_normalised(project), version)
+    return found
+
+
+def _normalised(distribution: str) -> str:
+    """A distribution's name as packaging compares names (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def folder_digest(folders: Iterable[Path]) -> bytes:

@@ -44,12 +44,10 @@ from itertools import chain, compress, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from builder import discover, output, similarity
-from builder.assemble import (Link, Memo, Page, Site, assemble, by_place, find_collisions,
-                              shown_path)
+from builder import discover, output
 from builder.cache import Cache, PublishedFile, parse_context
 from builder.config import DEFAULT_STATIC, DEFAULT_TEMPLATES, SiteConfig
-from builder.errors import BuildError, ConfigError, ContentError, Diagnostic
+from builder.errors import BuildError, ConfigError, ContentError, Diagnostic, by_place
 from builder.fingerprint import Fingerprinter, code_identity, folder_digest, record_digest
 
 if TYPE_CHECKING:
@@ -57,7 +55,8 @@ if TYPE_CHECKING:
 
     import jinja2
 
-    from builder import ingest, search
+    from builder import ingest, search, similarity
+    from builder.assemble import Link, Memo, Page, Site
 
 __all__ = ["BuildResult", "CheckResult", "Progress", "WarmBuilds", "build", "check"]
 
@@ -217,6 +216,8 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
         errors = tuple(sorted({d for d in diagnostics if d.is_error}, key=by_place))
         if strict and errors:
             raise ContentError(errors)
+        from builder.assemble import assemble
+
         with _timed("assemble", timings):
             site = assemble(stories, config, build_time=build_time, sketches=reading.sketches,
                             memo=_memo(store), previous=carried.site if carried else None,
@@ -333,6 +334,8 @@ def _with_notes(warnings: tuple[Diagnostic, ...], notes: Sequence[Diagnostic]
 def check(config: SiteConfig) -> CheckResult:
     """Read every story and assemble the site, reporting every problem; write nothing
     but the parse cache."""
+    from builder.assemble import assemble, find_collisions, shown_path
+
     with _collector_paused(), Cache.open(config.cache_path) as store:
         reading = _read(config, discover.sources(config, store), store, _workers(1), None)
         results = reading.results
@@ -432,7 +435,7 @@ def _read(config: SiteConfig, sources: Sequence[discover.Source], store: Cache, 
                     len(missing))
 
 
-_Parse = tuple["ingest.FileResult", dict[str, similarity.TextSketch], tuple[bytes, ...]]
+_Parse = tuple["ingest.FileResult", dict[str, "similarity.TextSketch"], tuple[bytes, ...]]
 """A file's parse, the text sketch of each of its stories by story id, and each story's
 fingerprint digest (:func:`builder.fingerprint.record_digest`), in the order of its stories."""
 
@@ -440,7 +443,7 @@ fingerprint digest (:func:`builder.fingerprint.record_digest`), in the order of 
 def _file_parser(config: SiteConfig) -> Callable[[discover.Source], _Parse]:
     # Sketching is the costly part of finding wire copies, and a pure function of a story:
     # done here, in the workers, and cached with the parse. One sketcher per process.
-    from builder import ingest  # the parsers: a no-op build never loads them
+    from builder import ingest, similarity  # the parsers: a no-op build never loads them
 
     sketcher = similarity.Sketcher()
 
@@ -540,6 +543,8 @@ def _write(config: SiteConfig, site: Site, changed: Sequence[Page], rendered: It
 
 
 def _refuse_collisions(site: Site, statics: dict[str, Path]) -> None:
+    from builder.assemble import find_collisions
+
     collisions = find_collisions(site.pages, _claims(site, statics))
     if collisions:
         raise BuildError(f"{len(collisions)} output path(s) claimed twice; nothing was written",
@@ -555,6 +560,7 @@ def _claims(site: Site, statics: dict[str, Path]) -> dict[str, str]:
 def _warnings(site: Site, diagnostics: Sequence[Diagnostic], config: SiteConfig
               ) -> tuple[Diagnostic, ...]:
     from builder import render
+    from builder.assemble import shown_path
 
     removed = [d for entry in site.entries if "<" in entry.story.body  # else none: skip
                for d in render.removed_html(entry.story, shown_path(entry.story, config))]

@@ -155,3 +155,13 @@ def test_a_digest_made_where_the_story_is_parsed_is_the_one_the_build_would_make
     assert record_digest(other) != record_digest(dataclasses.replace(other, warnings=()))
     with pytest.raises(TypeError, match="not a record"):
         record_digest(Link("a", "/a/"))  # a link is written out where it is shown
+
+
+def test_installed_versions_are_the_ones_importlib_metadata_reads():
+    import importlib.metadata
+
+    from builder.fingerprint import _RENDER_LIBRARIES, installed_version
+
+    for name in _RENDER_LIBRARIES:
+        assert installed_version(name) == importlib.metadata.version(name), name
+    assert installed_version("no-such-distribution-here") == "absent"
