@@ -346,13 +346,14 @@ def compare(size: int, repeats: int, seed: int, tools: Sequence[str],
 def report(results: Sequence[ToolResult], size: int, repeats: int) -> str:
     rows = [[r.tool, r.version, f"{r.cold.seconds:.2f} s", f"{r.cold.cpu_seconds:.2f} s",
              f"{r.second.seconds:.2f} s", f"{r.second.cpu_seconds:.2f} s", r.second_label,
-             mib(r.cold.peak_rss), f"{r.output.html_pages:,}", f"{r.output.files:,}"]
+             f"{mib(r.cold.peak_rss)} / {mib(r.cold.peak_pss)}", f"{r.output.html_pages:,}",
+             f"{r.output.files:,}"]
             for r in results]
     lines = [
         f"{size:,} stories, medians of {repeats} runs, {machine()}",
         "",
         table(["tool", "version", "cold build", "cold CPU", "second build", "second CPU",
-               "second build is", "peak RSS (cold)", "HTML pages", "files"], rows),
+               "second build is", "peak RSS / PSS (cold)", "HTML pages", "files"], rows),
     ]
     by_tool = {r.tool: r for r in results}
     gazette = by_tool.get("gazette")
@@ -365,7 +366,9 @@ def report(results: Sequence[ToolResult], size: int, repeats: int) -> str:
                     f"Gazette / {other}: cold {gazette.cold.seconds / them.cold.seconds:.2f}x "
                     f"(CPU {gazette.cold.cpu_seconds / them.cold.cpu_seconds:.2f}x), "
                     f"second build {gazette.second.seconds / them.second.seconds:.2f}x, "
-                    f"peak RSS {gazette.cold.peak_rss / them.cold.peak_rss:.2f}x")
+                    f"peak RSS {gazette.cold.peak_rss / them.cold.peak_rss:.2f}x"
+                    + (f", PSS {gazette.cold.peak_pss / them.cold.peak_pss:.2f}x"
+                       if them.cold.peak_pss else ""))
     return "\n".join(lines)
 
 

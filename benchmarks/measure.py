@@ -5,6 +5,11 @@ in the child's tree (``wait4``'s ``ru_maxrss``: exact, but blind to workers runn
 side) and the sum of the RSS of the whole process tree sampled every 100 ms with psutil when
 it is installed (counts parallel workers together; shared pages are counted once per
 process, so it errs high). A multi-process build is therefore never flattered.
+
+With psutil, the sampler also sums the tree's proportional set size (PSS, Linux): each page
+shared by n processes counts 1/n in each, so the sum is the memory the tree really holds.
+Forked workers share the parent's pages until they write them, which the RSS sum counts
+once per worker; a single process's PSS is about its RSS less its share of libraries.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class Run:
     seconds: float
     peak_rss: int
     """Bytes (see the module docstring for how it is read)."""
+    peak_pss: int
+    """Bytes: the peak of the tree's summed PSS; 0 where it cannot be read."""
     cpu_seconds: float
     """User + system CPU time of the process and the children it waited for: the work done,
     which, unlike wall time, a busy neighbour on a shared machine barely changes."""
@@ -51,6 +58,7 @@ class Summary:
 
     seconds: float
     peak_rss: int
+    peak_pss: int
     cpu_seconds: float
     runs: int
 
@@ -58,6 +66,7 @@ class Summary:
     def of(cls, runs: Sequence[Run]) -> Summary:
         return cls(seconds=statistics.median(r.seconds for r in runs),
                    peak_rss=int(statistics.median(r.peak_rss for r in runs)),
+                   peak_pss=int(statistics.median(r.peak_pss for r in runs)),
                    cpu_seconds=statistics.median(r.cpu_seconds for r in runs), runs=len(runs))
 
 
@@ -88,40 +97,44 @@ def run_timed(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
             tail = errors.read().decode("utf-8", "replace").strip().splitlines()[-15:]
             raise BenchmarkError(f"{' '.join(map(str, argv))} exited with {child.returncode}"
                                  f" after {seconds:.1f} s:\n" + "\n".join(tail))
-    return Run(seconds=seconds, peak_rss=max(sampler.peak, usage.ru_maxrss * 1024),
-               cpu_seconds=usage.ru_utime + usage.ru_stime)
+    return Run(seconds=seconds, peak_rss=max(sampler.peak_rss, usage.ru_maxrss * 1024),
+               peak_pss=sampler.peak_pss, cpu_seconds=usage.ru_utime + usage.ru_stime)
 
 
 class _TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process tree until stopped; keeps the peak."""
+    """Samples the summed RSS and PSS of a process tree until stopped; keeps the peaks."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
-        self.peak = 0
+        self.peak_rss = self.peak_pss = 0
         self._stopped = threading.Event()
         self._process = psutil.Process(pid) if psutil else None
 
     def run(self) -> None:
         while self._process is not None and not self._stopped.wait(SAMPLE_SECONDS):
-            self.peak = max(self.peak, _tree_rss(self._process))
+            rss, pss = _tree_memory(self._process)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
 
     def stop(self) -> None:
         self._stopped.set()
         self.join()
 
 
-def _tree_rss(process: "psutil.Process") -> int:
-    total = 0
+def _tree_memory(process: "psutil.Process") -> tuple[int, int]:
+    """The summed RSS and PSS of ``process`` and its descendants (PSS 0 where unknown)."""
+    rss = pss = 0
     try:
         members = [process, *process.children(recursive=True)]
     except psutil.Error:  # the process ended between two samples
-        return 0
+        return 0, 0
     for member in members:
         try:
-            total += member.memory_info().rss
-        except psutil.Error:
+            full = member.memory_full_info()
+        except (psutil.Error, OSError):
             continue
-    return total
+        rss += full.rss
+        pss += getattr(full, "pss", 0)
+    return rss, pss
 
 
 def repeat(times: int, prepare: Callable[[int], None], measure: Callable[[], Run],

@@ -172,7 +172,7 @@ def report(results: Sequence[SizeResult], repeats: int) -> str:
             f"{r.size:,}",
             f"{r.normalize.stories_per_second:,.0f}/s" if r.normalize else "n/a",
             seconds(r.cold), seconds(r.noop), seconds(r.edit),
-            mib(r.cold.peak_rss) if r.cold else "n/a",
+            f"{mib(r.cold.peak_rss)} / {mib(r.cold.peak_pss)}" if r.cold else "n/a",
             f"{r.output.html_pages:,}" if r.output else "n/a",
             f"{r.output.files:,}" if r.output else "n/a",
             "n/a" if r.touched_by_noop is None else f"{r.touched_by_noop} / {r.touched_by_edit}",
@@ -182,7 +182,7 @@ def report(results: Sequence[SizeResult], repeats: int) -> str:
         "",
         table(["stories", "normalize (1 core)", "cold build (CPU)", "no-op rebuild (CPU)",
                "one-story edit (CPU)",
-               "peak RSS (cold)", "HTML pages", "files", "files touched (no-op / edit)"], rows),
+               "peak RSS / PSS (cold)", "HTML pages", "files", "files touched (no-op / edit)"], rows),
     ]
     for r in results:
         lines.extend(f"{r.size:,} stories: {problem}" for problem in r.problems)

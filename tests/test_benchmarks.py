@@ -123,9 +123,12 @@ def test_generated_stories_parse_as_seed_shape(tmp_path):
 
 
 def test_run_timed_reads_time_peak_memory_and_failures(tmp_path):
-    allocate = "b = bytearray(80 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"
+    allocate = ("import time; b = bytearray(80 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]);"
+                " time.sleep(0.5)")  # long enough for the sampler to see it
     result = measure.run_timed([sys.executable, "-c", allocate], tmp_path)
     assert result.peak_rss >= 80 * measure.MIB and result.seconds > 0 < result.cpu_seconds
+    if measure.psutil is not None:  # the `bench` extra: the sampler reads PSS too
+        assert 60 * measure.MIB <= result.peak_pss <= result.peak_rss
     with pytest.raises(measure.BenchmarkError, match="went wrong"):
         measure.run_timed([sys.executable, "-c", "raise SystemExit('it went wrong')"], tmp_path)
 
