@@ -30,7 +30,7 @@ from pathlib import Path
 
 from benchmarks.generate import write_corpus
 from benchmarks.measure import (BenchmarkError, OutputCount, Run, Summary, count_output,
-                                machine, mib, repeat, run_timed, table)
+                                machine, memory, repeat, run_timed, table)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ("gazette", "pelican", "hugo")
@@ -346,7 +346,7 @@ def compare(size: int, repeats: int, seed: int, tools: Sequence[str],
 def report(results: Sequence[ToolResult], size: int, repeats: int) -> str:
     rows = [[r.tool, r.version, f"{r.cold.seconds:.2f} s", f"{r.cold.cpu_seconds:.2f} s",
              f"{r.second.seconds:.2f} s", f"{r.second.cpu_seconds:.2f} s", r.second_label,
-             f"{mib(r.cold.peak_rss)} / {mib(r.cold.peak_pss)}", f"{r.output.html_pages:,}",
+             memory(r.cold), f"{r.output.html_pages:,}",
              f"{r.output.files:,}"]
             for r in results]
     lines = [
@@ -368,7 +368,7 @@ def report(results: Sequence[ToolResult], size: int, repeats: int) -> str:
                     f"second build {gazette.second.seconds / them.second.seconds:.2f}x, "
                     f"peak RSS {gazette.cold.peak_rss / them.cold.peak_rss:.2f}x"
                     + (f", PSS {gazette.cold.peak_pss / them.cold.peak_pss:.2f}x"
-                       if them.cold.peak_pss else ""))
+                       if gazette.cold.peak_pss and them.cold.peak_pss else ""))
     return "\n".join(lines)
 
 

@@ -210,3 +210,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def mib(size: int) -> str:
     return f"{size / MIB:,.0f} MB"
+
+
+def memory(summary: Summary) -> str:
+    """Peak RSS and PSS as the tables show them (PSS n/a where it could not be read)."""
+    return f"{mib(summary.peak_rss)} / {mib(summary.peak_pss) if summary.peak_pss else 'n/a'}"

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from benchmarks.compare import gazette_builder, prepare_sites
 from benchmarks.measure import (BenchmarkError, OutputCount, Run, Summary, count_output,
-                                files_touched, machine, mib, repeat, run_timed, snapshot_mtimes,
+                                files_touched, machine, memory, repeat, run_timed, snapshot_mtimes,
                                 table)
 
 DEFAULT_SIZES = (1_000, 10_000)
@@ -172,7 +172,7 @@ def report(results: Sequence[SizeResult], repeats: int) -> str:
             f"{r.size:,}",
             f"{r.normalize.stories_per_second:,.0f}/s" if r.normalize else "n/a",
             seconds(r.cold), seconds(r.noop), seconds(r.edit),
-            f"{mib(r.cold.peak_rss)} / {mib(r.cold.peak_pss)}" if r.cold else "n/a",
+            memory(r.cold) if r.cold else "n/a",
             f"{r.output.html_pages:,}" if r.output else "n/a",
             f"{r.output.files:,}" if r.output else "n/a",
             "n/a" if r.touched_by_noop is None else f"{r.touched_by_noop} / {r.touched_by_edit}",

@@ -28,7 +28,7 @@ from builder.errors import BuildError, Diagnostic, by_place
 from builder.model import Moment, Story, chronological
 
 __all__ = [
-    "ArchiveNode", "Entry", "Link", "Page", "Pagination", "Site", "Term", "assemble", "by_place",
+    "ArchiveNode", "Entry", "Link", "Page", "Pagination", "Site", "Term", "assemble",
     "find_collisions", "same", "shown_path", "term_key",
 ]
 

@@ -408,10 +408,10 @@ class Cache:
                      else None)
             if known is None:
                 return False
+            files = {**known.files, **changed}
+            for path in removed:
+                files.pop(path, None)
             self._write_record(key, inputs, blob, b"", removed, changed.items())
-        files = {**known.files, **changed}
-        for path in removed:
-            del files[path]
         self._builds = {key: LastBuild(inputs, summary, files)}
         self._builds_version = self._data_version()
         return True

@@ -76,10 +76,19 @@ def _code_digest() -> bytes:
 
 def installed_version(distribution: str) -> str:
     """The installed version of ``distribution``, or 'absent': from the name of its
-    ``.dist-info`` folder on ``sys.path`` (``pyyaml-6.0.4.dist-info``), the first found as
-    for imports, like :func:`importlib.metadata.version` but without the 30 ms of imports
-    that costs on every run (a build that changes nothing takes half a second)."""
-    return _installed_versions().get(_normalised(distribution), "absent")
+    ``.dist-info`` (or ``.egg-info``) folder on ``sys.path`` (``pyyaml-6.0.4.dist-info``), the
+    first found as for imports, like :func:`importlib.metadata.version` but without the 30 ms
+    of imports that costs on every run (a build that changes nothing takes half a second).
+    A distribution found under no such name is asked of importlib.metadata after all."""
+    found = _installed_versions().get(_normalised(distribution))
+    if found is not None:
+        return found
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
 
 
 @functools.lru_cache(maxsize=1)
@@ -91,9 +100,12 @@ def _installed_versions() -> dict[str, str]:
         except OSError:
             continue
         for name in names:
-            if name.endswith(".dist-info"):
-                project, _, version = name.removesuffix(".dist-info").partition("-")
-                found.setdefault(_normalised(project), version)
+            stem, dot, kind = name.rpartition(".")
+            if dot and kind in ("dist-info", "egg-info"):
+                # name-version.dist-info, name-version[-pyX.Y].egg-info
+                project, _, version = stem.partition("-")
+                if version:
+                    found.setdefault(_normalised(project), version.split("-py")[0])
     return found
 
 

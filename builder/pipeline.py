@@ -204,10 +204,10 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                 # The quick look at the output cannot tell a folder changed just after the
                 # build: the full one can, and once it finds all as left, the quick one will.
                 unchanged = same_inputs and last is not None and last.still_on_disk(present)
-                if unchanged and trusted is None:
-                    store.record_tree(site_dir, output.tree_record(site_dir, present))
-                else:
+                if not unchanged:
                     reading = _read(config, sources, store, workers, progress)
+                elif trusted is None:  # the preview's own folder goes unrecorded
+                    store.record_tree(site_dir, output.tree_record(site_dir, present))
         if unchanged:  # the same inputs and the same output: the site is already built
             return _already_built(record.summary, store.notes, strict, started,
                                   timings), carried

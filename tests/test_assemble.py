@@ -193,9 +193,10 @@ def test_cname_and_nojekyll_files():
 # -- reusing a previous site (the preview server's rebuilds) ---------------------------------
 
 @pytest.mark.parametrize("edit", [
-    {"body": "Corrected body."},  # its text alone: the previous site is patched
-    {"source": "S0"},  # a term it is filed under: a whole assembly
-])
+    {"body": "Corrected body."},  # its text alone
+    {"source": "S0"},  # a term it is filed under
+])  # Without sketches given, both are whole assemblies lending the previous site's values
+# (the patch, which needs them, is tested below).
 def test_a_previous_site_lends_the_pages_an_edit_leaves_alone(edit):
     stories = [story(n, tags=(f"t{n % 3}", "all"), source=f"S{n % 2}") for n in range(40)]
     config = SiteConfig(per_page=5)

@@ -43,15 +43,27 @@ def test_public_api_is_explicit():
     assert all(hasattr(ingest, name) for name in ingest.__all__)
 
 
-def test_a_build_that_finds_nothing_changed_loads_no_parser_or_template_engine():
+def test_a_build_that_finds_nothing_changed_loads_no_parser_or_template_engine(tmp_path):
     # The no-op build must stay light: the pipeline and its first stage load neither the
     # parsers nor Jinja nor the search indexer (they cost a quarter of a second to import),
     # nor assembly, nor importlib.metadata (its imports cost 30 ms; versions are read from
     # the names of the installed distributions' folders).
-    loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, builder.pipeline, builder.discover, builder.cli; "
-                               "print(' '.join(sorted(sys.modules)))"],
-        check=True, capture_output=True, text=True).stdout.split()
+    from builder import pipeline
+    from builder.config import load_config
+
+    story = tmp_path / "content" / "world" / "001_0000000000000001.md"
+    story.parent.mkdir(parents=True)
+    story.write_text("---\ntitle: One\ndate: 2021-01-14\n---\nA story.\n", encoding="utf-8")
+    (tmp_path / "gazette.toml").write_text("search = false\n", encoding="utf-8")
+    pipeline.build(load_config(tmp_path), jobs=1)
+    run = subprocess.run(  # a no-op `gazette build`, then the modules it loaded
+        [sys.executable, "-c",
+         "import sys; from builder import cli; "
+         f"code = cli.main(['--root', {str(tmp_path)!r}, 'build']); "
+         "print('MODULES', code, *sorted(sys.modules))"],
+        check=True, capture_output=True, text=True)
+    code, *loaded = run.stdout.split("MODULES ", 1)[1].split()
+    assert code == "0" and "(0 rendered, 0 written)" in run.stdout + run.stderr
     assert "builder.pipeline" in loaded
     heavy = {"builder.ingest", "builder.render", "builder.search", "jinja2", "markdown",
              "yaml", "pygments", "builder.assemble", "builder.similarity", "importlib.metadata"}

@@ -165,3 +165,17 @@ def test_installed_versions_are_the_ones_importlib_metadata_reads():
     for name in _RENDER_LIBRARIES:
         assert installed_version(name) == importlib.metadata.version(name), name
     assert installed_version("no-such-distribution-here") == "absent"
+
+
+def test_installed_versions_come_from_dist_info_and_egg_info_folder_names(tmp_path, monkeypatch):
+    from builder import fingerprint
+
+    (tmp_path / "foo_bar-1.2.3.dist-info").mkdir()
+    (tmp_path / "Old_Lib-0.9-py3.11.egg-info").mkdir()
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    fingerprint._installed_versions.cache_clear()
+    try:
+        assert fingerprint.installed_version("Foo.Bar") == "1.2.3"
+        assert fingerprint.installed_version("old-lib") == "0.9"
+    finally:
+        fingerprint._installed_versions.cache_clear()

@@ -256,8 +256,12 @@ def test_the_record_a_warm_build_amends_is_the_one_a_full_build_would_leave(
     monkeypatch.setattr(pipeline, "_IN_PLACE_SHARE", 1.0)
     amended: list[int] = []
     record_changes = Cache.record_changes
-    monkeypatch.setattr(Cache, "record_changes", lambda self, *args: amended.append(
-        len(args[3])) or record_changes(self, *args))
+    def recorded_changes(self: Cache, *args: object) -> bool:
+        done = record_changes(self, *args)
+        assert done, "the record was written in full, not amended"
+        amended.append(len(args[3]))
+        return done
+    monkeypatch.setattr(Cache, "record_changes", recorded_changes)
     config = make_project(tmp_path, 12)
     builds = pipeline.WarmBuilds()
     try:
