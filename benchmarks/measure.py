@@ -31,6 +31,9 @@ except ImportError:  # psutil is in the `bench` extra; without it only ru_maxrss
     psutil = None
 
 SAMPLE_SECONDS = 0.1
+PSS_SAMPLE_SECONDS = 1.0
+"""PSS is read at most this often, and only near the RSS peak: the kernel walks every page
+of a process to count it, which for a 10 GB tree took long enough to slow the build."""
 MIB = 1024 * 1024
 
 
@@ -111,30 +114,36 @@ class _TreeSampler(threading.Thread):
         self._process = psutil.Process(pid) if psutil else None
 
     def run(self) -> None:
+        last_pss = 0.0
         while self._process is not None and not self._stopped.wait(SAMPLE_SECONDS):
-            rss, pss = _tree_memory(self._process)
-            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            rss = _tree_memory(self._process, pss=False)[0]
+            self.peak_rss = max(self.peak_rss, rss)
+            now = time.monotonic()
+            if rss >= 0.9 * self.peak_rss and now - last_pss >= PSS_SAMPLE_SECONDS:
+                last_pss = now
+                self.peak_pss = max(self.peak_pss, _tree_memory(self._process, pss=True)[1])
 
     def stop(self) -> None:
         self._stopped.set()
         self.join()
 
 
-def _tree_memory(process: "psutil.Process") -> tuple[int, int]:
-    """The summed RSS and PSS of ``process`` and its descendants (PSS 0 where unknown)."""
-    rss = pss = 0
+def _tree_memory(process: "psutil.Process", *, pss: bool) -> tuple[int, int]:
+    """The summed RSS and, when asked, PSS of ``process`` and its descendants (PSS 0 where
+    unknown or not asked: reading it is costly)."""
+    rss_sum = pss_sum = 0
     try:
         members = [process, *process.children(recursive=True)]
     except psutil.Error:  # the process ended between two samples
         return 0, 0
     for member in members:
         try:
-            full = member.memory_full_info()
+            found = member.memory_full_info() if pss else member.memory_info()
         except (psutil.Error, OSError):
             continue
-        rss += full.rss
-        pss += getattr(full, "pss", 0)
-    return rss, pss
+        rss_sum += found.rss
+        pss_sum += getattr(found, "pss", 0)
+    return rss_sum, pss_sum
 
 
 def repeat(times: int, prepare: Callable[[int], None], measure: Callable[[], Run],
