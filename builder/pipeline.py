@@ -263,13 +263,12 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
         # goes unrecorded, and comparing every file's record would cost more than the rest.
         if trusted is None or not store.record_changes(
                 site_dir, inputs, summary,
-                {relative: PublishedFile(by_output.get(relative, b""), *identities[relative])
-                 for relative in _touched(changed, identities, trusted)},
+                _records(_touched(changed, identities, trusted), identities, by_output),
                 trusted.keys() - identities.keys()):
-            store.record_build(site_dir, inputs, summary, {
-                relative: PublishedFile(by_output.get(relative, b""), *found)
-                for relative, found in identities.items()},
-                output.tree_record(site_dir, identities) if trusted is None else b"")
+            store.record_build(site_dir, inputs, summary,
+                               _records(identities, identities, by_output),
+                               output.tree_record(site_dir, identities) if trusted is None
+                               else b"")
         store.retain_parsed([source.key for source in sources])
     result = BuildResult(stories=summary.stories, pages=summary.pages, written=written,
                          skipped=errors, warnings=_with_notes(warnings, store.notes),
@@ -496,6 +495,14 @@ def _fingerprints(site: Site, fingerprinter: Fingerprinter,
     return fingerprints
 
 
+def _records(files: Iterable[str], identities: Mapping[str, output.FileIdentity],
+             fingerprints: Mapping[str, bytes]) -> dict[str, PublishedFile]:
+    """What the build's record says of each of ``files``: its identity, and its page's
+    fingerprint (empty for a file that is no page)."""
+    return {relative: PublishedFile(fingerprints.get(relative, b""), *identities[relative])
+            for relative in files}
+
+
 def _touched(changed: Sequence[Page], identities: Mapping[str, output.FileIdentity],
              before: Mapping[str, output.FileIdentity]) -> set[str]:
     """The files whose record changes: the pages rendered (written or not: their
@@ -562,7 +569,8 @@ def _warnings(site: Site, diagnostics: Sequence[Diagnostic], config: SiteConfig
     from builder import render
     from builder.assemble import shown_path
 
-    removed = [d for entry in site.entries if "<" in entry.story.body  # else none: skip
+    # A body without '<' has none: skip it before making its path (render checks it too).
+    removed = [d for entry in site.entries if "<" in entry.story.body
                for d in render.removed_html(entry.story, shown_path(entry.story, config))]
     found = {d for d in (*diagnostics, *site.diagnostics, *removed) if not d.is_error}
     return tuple(sorted(found, key=by_place))
