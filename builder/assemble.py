@@ -17,9 +17,9 @@ import functools
 import operator
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from itertools import chain
+from itertools import chain, compress
 from typing import Any, TypeVar
 
 from builder import similarity, urls
@@ -191,11 +191,25 @@ class Site:
     """The stories it was assembled from, in the order given, drafts and refused copies too."""
     build_time: dt.datetime | None = None
     """The build time it was given (without one, ``updated`` is the newest story date)."""
-    pages_showing: Mapping[str, tuple[int, ...]] | None = field(default=None, compare=False,
-                                                                 repr=False)
-    """Where each story's entry is shown: positions in ``pages`` by story id. Made by the
-    first patch of a site (:func:`_by_difference`) and handed on by the next: a patched
-    site shows the same stories on the same pages."""
+    patching: Patching | None = field(default=None, compare=False, repr=False)
+    """What patching this site needs to know of it: made by its first patch
+    (:func:`_by_difference`) and handed on by the next, brought up to date."""
+
+
+@dataclass(frozen=True, slots=True)
+class Patching:
+    """What :func:`_by_difference` knows of a site, kept so the next patch need not find it
+    again (each is a pass over every story or page)."""
+
+    pages_showing: Mapping[str, tuple[int, ...]]
+    """Where each story's entry is shown: positions in ``pages`` by story id (a patched
+    site shows the same stories on the same pages)."""
+    entry_at: Mapping[str, int]
+    """Each entry's position in ``entries``, by its story's id."""
+    exact_keys: Counter[str]
+    """How many published stories have each exact-copy key (:func:`_exact_keys`)."""
+    copies: similarity.CopyIndex
+    """The sketches of ``stories``, in their order (None for drafts)."""
 
 
 def shown_path(story: Story, config: SiteConfig) -> str:
@@ -403,64 +417,89 @@ def _by_difference(previous: Site, stories: tuple[Story, ...], build_time: dt.da
     needed."""
     if len(stories) != len(previous.stories) or not same(build_time, previous.build_time):
         return None
-    changed = [(old, new) for old, new in zip(previous.stories, stories) if old is not new]
-    if not changed:
+    at = list(compress(range(len(stories)), map(operator.is_not, previous.stories, stories)))
+    if not at:
         return previous
-    if len(changed) > PATCHED_AT_MOST:
+    if len(at) > PATCHED_AT_MOST:
         return None
-    entry_of = {id(entry.story): entry for entry in previous.entries}
-    if not all(id(old) in entry_of and same(_placement(old), _placement(new))
-               for old, new in changed):
+    known = previous.patching or _patching(previous, sketches, set(at))
+    if known is None:
         return None
-    if not _still_alone(changed, stories, sketches, previous.duplicates,
-                        config.duplicate_threshold):
+    edited = {position: (previous.stories[position], stories[position]) for position in at}
+    entries = list(previous.entries)
+    swapped = {}
+    for old, new in edited.values():
+        place = known.entry_at.get(old.id)
+        if place is None or entries[place].story is not old \
+                or not same(_placement(old), _placement(new)):
+            return None
+        swapped[id(entries[place])] = entries[place] = replace(entries[place], story=new)
+    patching = _still_alone(edited, sketches, known, previous.duplicates,
+                            config.duplicate_threshold)
+    if patching is None:
         return None
-    swapped = {id(entry_of[id(old)]): replace(entry_of[id(old)], story=new)
-               for old, new in changed}
-    showing = previous.pages_showing or _pages_showing(previous.pages)
     pages = list(previous.pages)
-    for position in {position for old, _ in changed for position in showing.get(old.id, ())}:
+    for position in {position for old, _ in edited.values()
+                     for position in known.pages_showing.get(old.id, ())}:
         pages[position] = _patched_page(pages[position], swapped, config)
-    return replace(previous, entries=_swapped(previous.entries, swapped), pages=tuple(pages),
-                   stories=stories, pages_showing=showing)
+    return replace(previous, entries=tuple(entries), pages=tuple(pages), stories=stories,
+                   patching=patching)
 
 
-def _still_alone(changed: Sequence[tuple[Story, Story]], stories: Sequence[Story],
-                 sketches: Mapping[str, similarity.TextSketch],
-                 duplicates: similarity.DuplicateIndex, threshold: float) -> bool:
-    """Whether every edited story was, and stays, no exact copy (:func:`_drop_exact_copies`)
-    and no near copy (:func:`similarity.find_duplicates`) of another published story."""
-    if any(duplicates.group_of(old.id) for old, _ in changed):
-        return False
-    published = [story for story in stories if not story.draft]
-    sketched = list(map(sketches.get, [story.id for story in published]))
-    if None in sketched:
-        return False
-    held = Counter(chain.from_iterable(map(_exact_keys, published, sketched)))
-    for old, new in changed:
-        keys = _exact_keys(new, sketches[new.id])
+def _patching(site: Site, sketches: Mapping[str, similarity.TextSketch],
+              edited: Collection[int]) -> Patching | None:
+    """What patching ``site`` needs to know of it. ``sketches`` are those of its stories but
+    at the positions ``edited`` since (whose sketches are not known: they are left out of
+    the index, and their exact keys are taken from their text). None when a published story
+    has no sketch (then whether an edit makes it a copy cannot be told)."""
+    sketched = [None if story.draft or position in edited else sketches.get(story.id)
+                for position, story in enumerate(site.stories)]
+    if any(sketch is None and not story.draft and position not in edited
+           for position, (story, sketch) in enumerate(zip(site.stories, sketched))):
+        return None
+    showing: dict[str, list[int]] = defaultdict(list)
+    for position, page in enumerate(site.pages):
+        for story_id in {entry.story.id for entry in _entries_shown(page)}:
+            showing[story_id].append(position)
+    return Patching(
+        pages_showing={story_id: tuple(positions) for story_id, positions in showing.items()},
+        entry_at={entry.story.id: position for position, entry in enumerate(site.entries)},
+        exact_keys=Counter(chain.from_iterable(
+            _exact_keys(story, sketch) for story, sketch in zip(site.stories, sketched)
+            if not story.draft)),
+        copies=similarity.CopyIndex.of(sketched))
+
+
+def _still_alone(edited: Mapping[int, tuple[Story, Story]],
+                 sketches: Mapping[str, similarity.TextSketch], known: Patching,
+                 duplicates: similarity.DuplicateIndex, threshold: float) -> Patching | None:
+    """``known`` with the ``edited`` stories (by position: old and new version) in, if each
+    was, and stays, no exact copy (:func:`_drop_exact_copies`) and no near copy
+    (:func:`similarity.find_duplicates`) of another published story; else None."""
+    if any(duplicates.group_of(old.id) for old, _ in edited.values()):
+        return None
+    held = known.exact_keys.copy()
+    replaced: dict[int, similarity.TextSketch | None] = {}
+    for position, (old, new) in edited.items():  # entries all: none is a draft
+        replaced[position] = sketch = sketches.get(new.id)
+        if sketch is None:
+            return None
+        held.subtract(_exact_keys(old, known.copies.sketches[position]))
+        held.update(_exact_keys(new, sketch))
+    for position, (old, new) in edited.items():
+        keys = _exact_keys(new, replaced[position])
         if any(held[key] > 1 for key in keys) or any(
-                held[key] > (key in keys) for key in _exact_keys(old, None)):
-            return False
-    for _, new in changed:
-        at = next(index for index, story in enumerate(published) if story is new)
-        if similarity.has_copy_among(sketched[at], sketched[:at] + sketched[at + 1:],
-                                     threshold):
-            return False
-    return True
+                held[key] > (key in keys)
+                for key in _exact_keys(old, known.copies.sketches[position])):
+            return None
+    copies = known.copies.replaced(replaced)
+    if any(copies.has_copy(position, threshold) for position in replaced):
+        return None
+    return replace(known, exact_keys=held, copies=copies)
 
 
 def _swapped(values: tuple[T, ...], swapped: Mapping[int, T]) -> tuple[T, ...]:
     return tuple(swapped.get(id(value), value) for value in values)
-
-
-def _pages_showing(pages: Sequence[Page]) -> dict[str, tuple[int, ...]]:
-    """:attr:`Site.pages_showing` of ``pages``."""
-    showing: dict[str, list[int]] = defaultdict(list)
-    for position, page in enumerate(pages):
-        for story_id in {entry.story.id for entry in _entries_shown(page)}:
-            showing[story_id].append(position)
-    return {story_id: tuple(positions) for story_id, positions in showing.items()}
 
 
 def _entries_shown(page: Page) -> Iterator[Entry]:

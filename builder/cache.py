@@ -459,15 +459,15 @@ class Cache:
         return self._files[1]
 
     def store_file_keys(self, context: str, read: Mapping[str, tuple[StatIdentity, str]],
-                        present: Collection[str], now_ns: int) -> None:
+                        gone: Collection[str], now_ns: int) -> None:
         """Remember the files just ``read`` (path → identity before reading, key), except
-        those changed within :data:`RACY_SECONDS` of ``now_ns``; forget files no longer
-        ``present`` and keys of another context."""
+        those changed within :data:`RACY_SECONDS` of ``now_ns``; forget the files ``gone``
+        and keys of another context."""
         racy = now_ns - RACY_SECONDS * 1_000_000_000
         trusted = {path: entry for path, entry in read.items()
                    if entry[0][1] < racy and entry[0][2] < racy}
         known = self._file_keys(context)
-        gone = known.keys() - set(present)
+        gone = [path for path in gone if path in known]
         if not trusted and not gone:
             return
         with self._transaction():

@@ -28,7 +28,7 @@ from typing import Any
 
 from builder import __version__
 
-__all__ = ["DIGEST_SIZE", "Fingerprinter", "code_identity", "folder_digest", "installed_version",
+__all__ = ["DIGEST_SIZE", "Digests", "Fingerprinter", "code_identity", "folder_digest", "installed_version",
            "record_digest"]
 
 DIGEST_SIZE = 16
@@ -130,6 +130,29 @@ def folder_digest(folders: Iterable[Path]) -> bytes:
     return digest.digest()
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Digests:
+    """Digests of records by the record's id, with the records themselves: they are kept
+    alive, so while these digests are in use no other value can take one of their ids.
+    What a fingerprinter remembers, handed to the next (``Fingerprinter(known=)``)."""
+
+    memo: Mapping[int, bytes]
+    records: Mapping[int, object]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[object, bytes]]) -> Digests:
+        """The digests of records given as ``(record, digest)``."""
+        memo: dict[int, bytes] = {}
+        records: dict[int, object] = {}
+        for record, digest in pairs:
+            memo[id(record)] = digest
+            records[id(record)] = record
+        return cls(memo, records)
+
+    def __len__(self) -> int:
+        return len(self.memo)
+
+
 class Fingerprinter:
     """Digests of pages (or any frozen value) within one build.
 
@@ -140,27 +163,29 @@ class Fingerprinter:
     this fingerprinter lives. Use one per build.
     """
 
-    def __init__(self, context: bytes,
-                 known: Mapping[int, tuple[object, bytes]] | None = None):
-        """``known``: digests an earlier fingerprinter made (:meth:`known_digests`). A
-        record's digest does not depend on the context, only on the record."""
+    def __init__(self, context: bytes, known: Iterable[Digests] = ()):
+        """``known``: digests an earlier fingerprinter made (:meth:`digests`), or a parse
+        (:func:`record_digest`). A record's digest does not depend on the context, only on
+        the record, so they are this one's from the start."""
         self._context = b"c%d:" % len(context) + bytes(context)
         self._memo: dict[int, bytes] = {}
-        self._alive: list[object] = []  # what the memo's ids name, kept so no id is reused
-        for key, (value, digest) in (known or {}).items():
-            self._memo[key] = digest
-            self._alive.append(value)
-        self._encode, self._fields = _encoder(self._memo, self._alive)
+        self._records: dict[int, object] = {}  # what the memo's ids name, so none is reused
+        for digests in known:  # at C speed: a preview build starts from 30,000 of them
+            self._memo.update(digests.memo)
+            self._records.update(digests.records)
+        self._encode, self._fields = _encoder(self._memo, self._records)
 
-    def known_digests(self, values: Iterable[object]) -> dict[int, tuple[object, bytes]]:
-        """The digests this fingerprinter made of those of ``values`` it met, for the next
-        build's (``known``): a long-lived process (the preview server) hands that build the
-        very same story objects for the files that did not change, and digesting their
-        texts again is most of fingerprinting a site."""
-        memo = self._memo
-        # An id in the memo names the object remembered under it: that object is kept
-        # alive, so no other live value can have its id.
-        return {id(value): (value, memo[id(value)]) for value in values if id(value) in memo}
+    def digests(self) -> Digests:
+        """Every digest this fingerprinter made or was given, for the next build's
+        (``known``): a long-lived process (the preview server) hands that build the very
+        same story objects for the files that did not change, and digesting their texts
+        again is most of fingerprinting a site. Not a copy: hand it on once done."""
+        return Digests(self._memo, self._records)
+
+    def known_digests(self, values: Iterable[object]) -> Digests:
+        """:meth:`digests` of those of ``values`` it met alone."""
+        return Digests.of((value, self._memo[id(value)]) for value in values
+                          if id(value) in self._memo)
 
     def page(self, page: object) -> bytes:
         """The fingerprint of one page: its every field, and the context. A page is seen
@@ -180,7 +205,7 @@ def record_digest(record: object) -> bytes:
     ``_INLINE_FIELDS`` fields, such as a story), made ahead of it: where the story is parsed,
     in a worker, once per file, and handed to the build's fingerprinter through ``known``."""
     memo: dict[int, bytes] = {}
-    encode, _ = _encoder(memo, [])
+    encode, _ = _encoder(memo, {})
     encode(record)
     if id(record) not in memo:
         raise TypeError(f"a {type(record).__qualname__} is not a record a fingerprinter "
@@ -205,7 +230,7 @@ the rest of encoding a text met once (a page's URL)."""
 _TIMES = (dt.date, dt.time, dt.timedelta, dt.tzinfo)
 
 
-def _encoder(memo: dict[int, bytes], alive: list[object]
+def _encoder(memo: dict[int, bytes], alive: dict[int, object]
              ) -> tuple[Callable[[object], bytes], Callable[[object], bytes | None]]:
     """``encode(value)``, an unambiguous encoding of ``value``, and ``fields(value)``, the
     encoding of a record's type and fields (None for a value that is no record), sharing
@@ -317,7 +342,7 @@ def _encoder(memo: dict[int, bytes], alive: list[object]
                 else memo.get(id(v)) or (handlers.get(type(v)) or handler(type(v)))(v)
                 for v in getter(value)]))
             encoded = memo[id(value)] = b"r" + digest.digest()[:DIGEST_SIZE]
-            alive.append(value)
+            alive[id(value)] = value
             return encoded
         return remembered
 

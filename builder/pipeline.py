@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import hashlib
 import operator
 import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from itertools import chain, compress, islice
@@ -48,7 +49,8 @@ from builder import discover, output
 from builder.cache import Cache, PublishedFile, parse_context
 from builder.config import DEFAULT_STATIC, DEFAULT_TEMPLATES, SiteConfig
 from builder.errors import BuildError, ConfigError, ContentError, Diagnostic, by_place
-from builder.fingerprint import Fingerprinter, code_identity, folder_digest, record_digest
+from builder.fingerprint import (
+    DIGEST_SIZE, Digests, Fingerprinter, code_identity, folder_digest, record_digest)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
 
     from builder import ingest, search, similarity
     from builder.assemble import Link, Memo, Page, Site
+    from builder.model import Story
 
 __all__ = ["BuildResult", "CheckResult", "Progress", "WarmBuilds", "build", "check"]
 
@@ -135,22 +138,28 @@ class CheckResult:
 class _Carried:
     """What one build leaves the next in the same process (the preview server's)."""
 
+    config: SiteConfig
+    """The settings it was made with."""
+    sources: list[discover.Source]
+    """The story files it found (without their bytes)."""
+    reading: _Reading
+    """What its read stage gave: the next starts from it and reads what changed."""
     site: Site
     """The last site assembled: it lends the next its unchanged entries and pages."""
     page_context: bytes
     """What every page's fingerprint mixed in (settings, templates, code, navigation)."""
-    fingerprints: Mapping[int, tuple[Page, bytes]]
-    """Each page's fingerprint, by the page object's id (with the page, which the site
-    keeps alive, so its id names it alone)."""
+    fingerprints: list[bytes]
+    """Each page's fingerprint, in the order of ``site.pages``."""
     published: Mapping[str, bytes]
     """Each page's fingerprint, by its output file."""
     output: Path
     """The output directory it wrote."""
     present: Mapping[str, output.FileIdentity]
     """Every file of that directory as the build left it."""
-    digests: Mapping[int, tuple[object, bytes]]
-    """The fingerprinter's digests of the entries, stories and terms shown
-    (``Fingerprinter(known=)``)."""
+    digests: Digests
+    """The fingerprinter's digests of the stories, entries and terms it met."""
+    removed_html: Mapping[int, tuple[Story, tuple[Diagnostic, ...]]]
+    """What the sanitiser removed from each story shown, by the story object's id."""
 
 
 def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
@@ -174,17 +183,22 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
 
 
 def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Progress | None,
-           cache: Cache | None, in_place: bool, carried: _Carried | None, warm: bool
-           ) -> tuple[BuildResult, _Carried | None]:
+           cache: Cache | None, in_place: bool, carried: _Carried | None, warm: bool,
+           changed: Collection[str] | None = None) -> tuple[BuildResult, _Carried | None]:
     """:func:`build`, taking what the last build in this process left (``carried``) and,
-    when ``warm``, returning what the next may reuse."""
+    when ``warm``, returning what the next may reuse. ``changed``: the paths changed since
+    that build, when a watcher tells them (:func:`discover.sources_after`)."""
     started = time.perf_counter()
     timings: list[tuple[str, float]] = []
     workers = _workers(jobs)
     site_dir = config.output_path
     with (nullcontext(cache) if cache else Cache.open(config.cache_path)) as store:
         with _timed("read", timings):
-            sources = discover.sources(config, store)
+            sources = (discover.sources_after(carried.sources, changed, config, store)
+                       if carried is not None and changed is not None
+                       and carried.config == config else None)
+            if sources is None:
+                sources = discover.sources(config, store)
             build_time = source_date_epoch()
             context = _context(config, build_time)
             inputs = _inputs(context, sources)
@@ -205,7 +219,8 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                 # build: the full one can, and once it finds all as left, the quick one will.
                 unchanged = same_inputs and last is not None and last.still_on_disk(present)
                 if not unchanged:
-                    reading = _read(config, sources, store, workers, progress)
+                    reading = _read(config, sources, store, workers, progress,
+                                    carried.reading if carried else None)
                 elif trusted is None:  # the preview's own folder goes unrecorded
                     store.record_tree(site_dir, output.tree_record(site_dir, present))
         if unchanged:  # the same inputs and the same output: the site is already built
@@ -224,17 +239,18 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                             mapper=_mapper(workers))
             statics = static_files(config)
             _refuse_collisions(site, statics)
-            warnings = _warnings(site, diagnostics, config)
+            removed_html = _removed_html(site, config, carried.removed_html if carried else {})
+            warnings = _warnings(site, diagnostics, removed_html)
         with _timed("fingerprint", timings):
             page_context = Fingerprinter(b"").of((context, site.nav))
             # The stories' digests made as they were parsed, and the last build's of the
-            # entries and terms it showed (a warm build's stories are the very same objects).
-            fingerprinter = Fingerprinter(page_context, known={
-                **reading.digests, **(carried.digests if carried else {})})
-            outputs = [page.output for page in site.pages]
-            fingerprints = _fingerprints(site, fingerprinter, carried.fingerprints
-                                         if carried and carried.page_context == page_context
-                                         else {})
+            # stories, entries and terms it met (a warm build's are the very same objects).
+            fingerprinter = Fingerprinter(page_context, known=(
+                [reading.digests, carried.digests] if carried else [reading.digests]))
+            outputs = list(map(_OUTPUT, site.pages))
+            fingerprints = _fingerprints(site, fingerprinter, (
+                carried.site.pages, carried.fingerprints)
+                if carried and carried.page_context == page_context else None)
             if trusted is not None:  # its files are as the last build left them: compare
                 # fingerprints alone, at C speed (a one-story rebuild of the preview)
                 changed = list(compress(site.pages, map(
@@ -276,12 +292,11 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                          rendered=len(changed), parsed=reading.parsed)
     if not warm:
         return result, None
-    shown = (*site.entries, *(entry.story for entry in site.entries),
-             *(term for terms in site.taxonomies.values() for term in terms))
     return result, _Carried(
-        site=site, page_context=page_context, published=by_output,
-        fingerprints={id(page): (page, fp) for page, fp in zip(site.pages, fingerprints)},
-        output=site_dir, present=identities, digests=fingerprinter.known_digests(shown))
+        config=config, sources=[s if s.data is None else s.without_bytes() for s in sources],
+        reading=reading, site=site, page_context=page_context, fingerprints=fingerprints,
+        published=by_output, output=site_dir, present=identities,
+        digests=_digests_kept(fingerprinter, site), removed_html=removed_html)
 
 
 class WarmBuilds:
@@ -295,7 +310,12 @@ class WarmBuilds:
         self._carried: _Carried | None = None
 
     def __call__(self, config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
-                 progress: Progress | None = None) -> BuildResult:
+                 progress: Progress | None = None, changed: Collection[str] | None = None
+                 ) -> BuildResult:
+        """``changed``: the absolute paths of the files and folders changed since the last
+        call, when a watcher tells them (the preview server): only those are looked at to
+        find what changed among the story files (:meth:`unseen_changes` checks the rest).
+        None: every story file is looked at."""
         if self._cache is None or self._folder != config.cache_path:  # cache_dir edited
             self.close()
             self._cache, self._folder = Cache.open(config.cache_path), config.cache_path
@@ -305,8 +325,22 @@ class WarmBuilds:
         with _collector_paused():
             result, self._carried = _build(
                 config, strict=strict, jobs=jobs, progress=progress, cache=self._cache,
-                in_place=True, carried=carried, warm=True)  # in place: its own output folder
+                in_place=True, carried=carried, warm=True,  # in place: its own output folder
+                changed=changed)
         return result
+
+    def unseen_changes(self) -> bool:
+        """Whether the story files differ from those the last build took them to be: every
+        one looked at (:func:`discover.sources`), as a build told nothing would. A watcher
+        that misses an event (its kernel queue overflowed, say) leaves a change unseen; the
+        preview server asks this once a build told by the watcher is live."""
+        carried = self._carried
+        if carried is None or self._cache is None:
+            return False
+        with _collector_paused():
+            found = discover.sources(carried.config, self._cache)
+        return ([(s.path, s.key) for s in found]
+                != [(s.path, s.key) for s in carried.sources])
 
     def close(self) -> None:
         if self._cache is not None:
@@ -344,7 +378,7 @@ def check(config: SiteConfig) -> CheckResult:
                         memo=_memo(store))
     diagnostics = [d for result in results for d in result.diagnostics]
     collisions = find_collisions(site.pages, _claims(site, static_files(config)))
-    found = [*diagnostics, *collisions, *_warnings(site, (), config)]
+    found = [*diagnostics, *collisions, *_warnings(site, (), _removed_html(site, config, {}))]
     path_of = {entry.story.id: shown_path(entry.story, config) for entry in site.entries}
     return CheckResult(errors=tuple(sorted({d for d in found if d.is_error}, key=by_place)),
                        warnings=tuple(sorted({d for d in found if not d.is_error}, key=by_place)),
@@ -386,28 +420,96 @@ class _Reading:
     """The parse of every file, in discovery order."""
     sketches: dict[str, similarity.TextSketch]
     """Each story's text sketch for the duplicate finder, by story id."""
-    digests: dict[int, tuple[object, bytes]]
-    """Each story's fingerprint digest, by the story object's id (``Fingerprinter(known=)``)."""
+    digests: Digests
+    """Each story's fingerprint digest (``Fingerprinter(known=)``)."""
     parsed: int
     """How many files were parsed rather than taken from the cache."""
+    parses: dict[str, _Parse]
+    """Each file's parse by its key: the next read in this process starts from them."""
+    contested: bool
+    """Whether two files claim one story id (then neither lends its sketch)."""
+
+
+_READ_BY_DIFFERENCE_AT_MOST = 64
+"""Changed files up to which a read starts from the last one (:func:`_read_by_difference`)."""
 
 
 def _read(config: SiteConfig, sources: Sequence[discover.Source], store: Cache, workers: _Workers,
-          progress: Progress | None) -> _Reading:
+          progress: Progress | None, previous: _Reading | None = None) -> _Reading:
     """Every file's parse, with its stories' sketches and digests: from the cache, else made
-    (in worker processes when there are many) and stored."""
+    (in worker processes when there are many) and stored. From the ``previous`` read in this
+    process when few files changed since."""
+    if previous is not None:
+        reading = _read_by_difference(config, sources, store, workers, previous)
+        if reading is not None:
+            return reading
+    parses, parsed = _parses(config, sources, store, workers, progress)
+    results = []
+    sketches: dict[str, similarity.TextSketch | None] = {}
+    digests: list[tuple[object, bytes]] = []
+    for source in sources:
+        result, sketched, digested = parses[source.key]
+        results.append(result)
+        for story_id, sketch in sketched.items():
+            # Two files claiming one id (refused later) must not lend each other a sketch:
+            # neither gets one from here, and assemble makes its own.
+            sketches[story_id] = None if story_id in sketches else sketch
+        digests.extend(zip(result.stories, digested))
+    kept = {i: s for i, s in sketches.items() if s is not None}
+    return _Reading(results, kept, Digests.of(digests), parsed, parses,
+                    contested=len(kept) < len(sketches))
+
+
+def _read_by_difference(config: SiteConfig, sources: Sequence[discover.Source], store: Cache,
+                        workers: _Workers, previous: _Reading) -> _Reading | None:
+    """:func:`_read` of ``sources``, made from the ``previous`` read by what changed: the
+    parses of files gone taken out, those of new keys put in. None when many changed, or
+    when a story id is claimed by two files (before or after)."""
+    if previous.contested:
+        return None
+    before = previous.parses
+    keys = [source.key for source in sources]
+    gone = before.keys() - set(keys)
+    fresh = [source for source in sources if source.key not in before]
+    if len(gone) + len(fresh) > _READ_BY_DIFFERENCE_AT_MOST:
+        return None
+    new, parsed = _parses(config, fresh, store, workers, None)
+    parses = {**before, **new}
+    sketches = dict(previous.sketches)
+    memo, records = dict(previous.digests.memo), dict(previous.digests.records)
+    for key in gone:
+        result, sketched, _ = parses.pop(key)
+        for story_id in sketched:
+            del sketches[story_id]
+        for story in result.stories:
+            del memo[id(story)], records[id(story)]
+    for result, sketched, digested in new.values():
+        if not sketched.keys().isdisjoint(sketches):
+            return None
+        sketches.update(sketched)
+        for story, digest in zip(result.stories, digested):
+            memo[id(story)], records[id(story)] = digest, story
+    return _Reading(list(map(_RESULT, map(parses.__getitem__, keys))), sketches,
+                    Digests(memo, records), parsed, parses, contested=False)
+
+
+def _parses(config: SiteConfig, sources: Sequence[discover.Source], store: Cache,
+            workers: _Workers, progress: Progress | None) -> tuple[dict[str, _Parse], int]:
+    """The parse of each source by its key (from the cache, else made and stored), and how
+    many were made. A file is read again to be parsed, and stored under the key of the
+    bytes read: it may have been written since its key was taken."""
     found = store.parsed([s.key for s in sources if s.readable])
     context = parse_context(config)
-    sources = [s.with_bytes(context) if s.key not in found and s.data is None and s.readable
-               else s for s in sources]
     missing = [s for s in sources if s.key not in found]
+    read = [s.with_bytes(context) if s.data is None and s.readable else s for s in missing]
     if progress and found:
         progress("read", len(found), len(sources))
     new: dict[str, object] = {}
-    for done, (source, parsed) in enumerate(
-            zip(missing, _map(_file_parser, missing, workers, config)), start=len(found) + 1):
-        if source.readable:
-            new[source.key] = parsed
+    for done, (source, read_as, parsed) in enumerate(
+            zip(missing, read, _map(_file_parser, read, workers, config)),
+            start=len(found) + 1):
+        if read_as.readable:
+            new[read_as.key] = parsed
         found[source.key] = parsed
         if len(new) == _STORED_AT_ONCE:
             # Stored as they come, while the workers parse on: pickling them all at the
@@ -418,20 +520,7 @@ def _read(config: SiteConfig, sources: Sequence[discover.Source], store: Cache, 
         if progress:
             progress("read", done, len(sources))
     store.store_parsed(new)
-    results = []
-    sketches: dict[str, similarity.TextSketch | None] = {}
-    digests = {}
-    for source in sources:
-        result, sketched, digested = found[source.key]
-        results.append(result)
-        for story_id, sketch in sketched.items():
-            # Two files claiming one id (refused later) must not lend each other a sketch:
-            # neither gets one from here, and assemble makes its own.
-            sketches[story_id] = None if story_id in sketches else sketch
-        digests.update((id(story), (story, digest))
-                       for story, digest in zip(result.stories, digested))
-    return _Reading(results, {i: s for i, s in sketches.items() if s is not None}, digests,
-                    len(missing))
+    return found, len(missing)
 
 
 _Parse = tuple["ingest.FileResult", dict[str, "similarity.TextSketch"], tuple[bytes, ...]]
@@ -474,25 +563,55 @@ def _context(config: SiteConfig, build_time: dt.datetime | None) -> bytes:
 def _inputs(context: bytes, sources: Sequence[discover.Source]) -> bytes:
     """Digest of all a build reads: the context and every story file's key, in order.
     An unreadable file has no stable key, so a build with one never counts as unchanged."""
-    digest = Fingerprinter(b"")
     if not all(s.readable for s in sources):
-        return digest.of((context, "unreadable", time.time_ns()))
-    return digest.of((context, tuple(s.key for s in sources)))
+        return Fingerprinter(b"").of((context, "unreadable", time.time_ns()))
+    # Keys are hex digests: joined with a separator they read back one way only.
+    return hashlib.sha256(b"%d:%s%s" % (len(context), context, "\n".join(
+        map(_KEY, sources)).encode())).digest()[:DIGEST_SIZE]
+
+
+_KEY = operator.attrgetter("key")
+_RESULT = operator.itemgetter(0)
+_OUTPUT = operator.attrgetter("output")
 
 
 def _fingerprints(site: Site, fingerprinter: Fingerprinter,
-                  before: Mapping[int, tuple[Page, bytes]]) -> list[bytes]:
+                  before: tuple[Sequence[Page], Sequence[bytes]] | None) -> list[bytes]:
     """One fingerprint per page: what it shows, plus the context and the navigation every
     template sees (the fingerprinter's context). A page object fingerprinted before under
-    that context (``before``, by id) keeps its fingerprint: pages are frozen all the way
-    down. In this process: forked workers would copy every story they touch (reference
-    counts write to the shared pages), which costs more than the digests."""
+    that context (``before``: pages and their fingerprints) keeps its fingerprint: pages are
+    frozen all the way down. In this process: forked workers would copy every story they
+    touch (reference counts write to the shared pages), which costs more than the digests."""
+    pages = site.pages
+    if before is None:
+        return list(map(fingerprinter.page, pages))
+    pages_before, fingerprints_before = before
+    if len(pages_before) == len(pages):  # a patched site: its pages where they were
+        fingerprints = list(fingerprints_before)
+        for position in compress(range(len(pages)), map(operator.is_not, pages, pages_before)):
+            fingerprints[position] = fingerprinter.page(pages[position])
+        return fingerprints
+    # The site's pages are alive, so an id among them names one page.
+    known = dict(zip(map(id, pages_before), zip(pages_before, fingerprints_before)))
     fingerprints = []
-    for page in site.pages:
-        found = before.get(id(page))
+    for page in pages:
+        found = known.get(id(page))
         fingerprints.append(found[1] if found is not None and found[0] is page
                             else fingerprinter.page(page))
     return fingerprints
+
+
+def _digests_kept(fingerprinter: Fingerprinter, site: Site) -> Digests:
+    """The digests a build hands the next in its process: all it made or was given, as long
+    as they are fewer than twice what the site shows; else those of what it shows (the
+    rest name stories edited since, kept alive by the digests alone)."""
+    digests = fingerprinter.digests()
+    shown = 2 * len(site.entries) + sum(map(len, site.taxonomies.values()))
+    if len(digests) <= 2 * shown:
+        return digests
+    return fingerprinter.known_digests(chain(
+        site.entries, (entry.story for entry in site.entries),
+        chain.from_iterable(site.taxonomies.values())))
 
 
 def _records(files: Iterable[str], identities: Mapping[str, output.FileIdentity],
@@ -508,8 +627,8 @@ def _touched(changed: Sequence[Page], identities: Mapping[str, output.FileIdenti
     """The files whose record changes: the pages rendered (written or not: their
     fingerprint changed) and every file not left as it was ``before`` (the same identity
     objects, which the output keeps for the files it leaves alone)."""
-    return {page.output for page in changed} | {
-        relative for relative, found in identities.items() if before.get(relative) is not found}
+    return set(map(_OUTPUT, changed)).union(compress(identities, map(
+        operator.is_not, map(before.get, identities), identities.values())))
 
 
 def _still_published(previous: PublishedFile | None, fingerprint: bytes,
@@ -564,15 +683,34 @@ def _claims(site: Site, statics: dict[str, Path]) -> dict[str, str]:
     return claims
 
 
-def _warnings(site: Site, diagnostics: Sequence[Diagnostic], config: SiteConfig
-              ) -> tuple[Diagnostic, ...]:
+def _removed_html(site: Site, config: SiteConfig,
+                  before: Mapping[int, tuple[Story, tuple[Diagnostic, ...]]]
+                  ) -> dict[int, tuple[Story, tuple[Diagnostic, ...]]]:
+    """What the sanitiser removes from each story shown (:func:`render.removed_html`), by
+    the story object's id; taken from ``before`` for the very same story objects."""
     from builder import render
     from builder.assemble import shown_path
 
-    # A body without '<' has none: skip it before making its path (render checks it too).
-    removed = [d for entry in site.entries if "<" in entry.story.body
-               for d in render.removed_html(entry.story, shown_path(entry.story, config))]
-    found = {d for d in (*diagnostics, *site.diagnostics, *removed) if not d.is_error}
+    found = {}
+    for story in map(_STORY, site.entries):
+        known = before.get(id(story))
+        if known is None or known[0] is not story:
+            # A body without '<' has none: skip it before making its path (render checks
+            # it too).
+            known = (story, tuple(render.removed_html(story, shown_path(story, config)))
+                     if "<" in story.body else ())
+        found[id(story)] = known
+    return found
+
+
+_STORY = operator.attrgetter("story")
+
+
+def _warnings(site: Site, diagnostics: Sequence[Diagnostic],
+              removed_html: Mapping[int, tuple[Story, tuple[Diagnostic, ...]]]
+              ) -> tuple[Diagnostic, ...]:
+    removed = chain.from_iterable(removed for _, removed in removed_html.values())
+    found = {d for d in chain(diagnostics, site.diagnostics, removed) if not d.is_error}
     return tuple(sorted(found, key=by_place))
 
 

@@ -68,6 +68,9 @@ QUIET_SECONDS = 0.05
 """A burst of file events ends after this long without a new one."""
 MAX_DEBOUNCE_SECONDS = 2.0
 """A never-ending stream of events still gets a rebuild this often."""
+UNSEEN_CHECK_SECONDS = 0.5
+"""How long after a rebuild told by the watcher, with no change since, every story file is
+looked at for a change the watcher missed (its queue overflowed, say)."""
 HEARTBEAT_SECONDS = 15.0
 """An idle reload channel sends a comment this often, so proxies keep it open."""
 HANGUP_CHECK_SECONDS = 1.0
@@ -89,6 +92,8 @@ class BuildSummary(Protocol):
 
 
 BuildFunction = Callable[[SiteConfig], BuildSummary]
+ToldBuild = Callable[[SiteConfig, "frozenset[str] | None"], BuildSummary]
+"""A build told the paths changed since the last (None: not told)."""
 
 
 # -- state shared with browsers -----------------------------------------------------------
@@ -179,10 +184,12 @@ class ChangeQueue:
             self._closed = True
             self._arrived.notify_all()
 
-    def next_batch(self) -> frozenset[str] | None:
-        """Block until a burst of changes has ended; None once the queue is closed."""
+    def next_batch(self, timeout: float | None = None) -> frozenset[str] | None:
+        """Block until a burst of changes has ended; None once the queue is closed, and an
+        empty batch when ``timeout`` seconds passed without a change."""
         with self._arrived:
-            self._arrived.wait_for(lambda: self._closed or self._pending)
+            if not self._arrived.wait_for(lambda: self._closed or self._pending, timeout):
+                return frozenset()
             first = self._clock()
             while not self._closed:
                 now = self._clock()
@@ -280,7 +287,7 @@ class _Forward(FileSystemEventHandler):
 class Rebuilder:
     """Runs builds and publishes their outcome; a failed build never ends the preview."""
 
-    def __init__(self, hub: ReloadHub, build: BuildFunction,
+    def __init__(self, hub: ReloadHub, build: ToldBuild,
                  load: Callable[[], SiteConfig], config_file: Path, out: TextIO):
         self._hub = hub
         self._build = build
@@ -291,9 +298,10 @@ class Rebuilder:
         """The newest valid configuration: what the next build uses, even when the build
         that first read it failed and the live pages still come from an older one."""
 
-    def rebuild(self, changed: frozenset[str] = frozenset()) -> PreviewState:
+    def rebuild(self, changed: frozenset[str] | None = None) -> PreviewState:
+        """Build, told the paths ``changed`` since the last build (None: not told)."""
         current = self._hub.state
-        if self._config_file in changed:
+        if changed is not None and self._config_file in changed:
             try:
                 self._config = self._load()
             except ConfigError as exc:
@@ -303,7 +311,7 @@ class Rebuilder:
         config = self._config
         started = time.monotonic()
         try:
-            result = self._build(config)
+            result = self._build(config, changed)
         except GazetteError as exc:
             problems = tuple(getattr(exc, "diagnostics", ())) or (
                 Diagnostic(path="gazette build", line=None, message=str(exc)),)
@@ -760,8 +768,14 @@ class PreviewServer:
         if build is _default_build:  # keep parsed stories in memory between rebuilds
             from builder import pipeline
 
-            self._warm = build = pipeline.WarmBuilds()
-        self._rebuilder = Rebuilder(self.hub, build, self._load_config, self.config_file,
+            self._warm = pipeline.WarmBuilds()
+
+        def told_build(config: SiteConfig, changed: frozenset[str] | None) -> BuildSummary:
+            if self._warm is not None:
+                return self._warm(config, changed=changed)
+            return build(config)
+
+        self._rebuilder = Rebuilder(self.hub, told_build, self._load_config, self.config_file,
                                     self.out)
         self._watcher: ProjectWatcher | None = None
         self._threads: list[threading.Thread] = []
@@ -818,8 +832,22 @@ class PreviewServer:
         return state
 
     def _rebuild_loop(self) -> None:
-        while (batch := self._queue.next_batch()) is not None:
-            self._rebuilder.rebuild(batch)
+        """Rebuild after each burst of changes, told what the watcher saw change. Once a
+        rebuild so told is live and nothing has changed for a while, look at every story
+        file for a change the watcher missed (:meth:`WarmBuilds.unseen_changes`), and
+        rebuild untold if there is one."""
+        unchecked = False
+        while (batch := self._queue.next_batch(
+                timeout=UNSEEN_CHECK_SECONDS if unchecked else None)) is not None:
+            if batch:
+                self._rebuilder.rebuild(batch)
+                unchecked = self._warm is not None
+            elif self._warm is not None:
+                unchecked = False
+                if self._warm.unseen_changes():
+                    print("gazette: a change the watcher did not report was found; "
+                          "rebuilding", file=self.out, flush=True)
+                    self._rebuilder.rebuild(None)
 
     def stop(self) -> None:
         """Stop watching, finish a running build, hang up every client, free the port."""

@@ -39,12 +39,12 @@ from builder.model import Moment, Story, chronological
 
 __all__ = [
     "SKETCH_VERSION",
+    "CopyIndex",
     "DuplicateIndex",
     "Sketcher",
     "TextSketch",
     "exact_digest",
     "find_duplicates",
-    "has_copy_among",
     "related_inputs",
     "related_stories",
 ]
@@ -276,29 +276,60 @@ def find_duplicates(stories: Sequence[Story], threshold: float = 0.8,
     ))
 
 
-def has_copy_among(sketch: TextSketch, others: Sequence[TextSketch], threshold: float) -> bool:
-    """False when :func:`find_duplicates` puts a story sketched ``sketch`` in no group with any
-    story sketched by ``others``: it groups only stories whose sketches agree on a whole band
-    and are copies, as checked here against every one of ``others``. (A story with an empty
-    text is never grouped.) Two sketches agreeing on a band agree on its first bin, which is
-    looked for in a column of every other sketch's bins at C speed."""
-    if not sketch.values:
-        return False
-    sketched = [other for other in others if other.values]
-    table = array("I")
-    table.frombytes(b"".join(other.values for other in sketched))
-    candidates: set[int] = set()
-    for band in range(_BANDS):
-        first = band * BAND_ROWS
-        column = table[first::SKETCH_BINS].tobytes()
-        key = sketch.values[4 * first:4 * first + 4]
-        part = slice(band * _BAND_BYTES, (band + 1) * _BAND_BYTES)
-        at = column.find(key)
-        while at != -1:
-            if at % 4 == 0 and sketched[at // 4].values[part] == sketch.values[part]:
-                candidates.add(at // 4)
-            at = column.find(key, at + 1)
-    return any(_same_copy(sketch, sketched[index], threshold) for index in sorted(candidates))
+@dataclass(frozen=True, slots=True)
+class CopyIndex:
+    """The sketches of a list of stories (None for one left out, a draft), searchable at C
+    speed for the stories :func:`find_duplicates` could group with one of them: every
+    sketch's first bin of each band, in one column per band (4 bytes a story, zeros where
+    there is no sketch). Two sketches agreeing on a band agree on its first bin."""
+
+    sketches: tuple[TextSketch | None, ...]
+    columns: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, sketches: Sequence[TextSketch | None]) -> CopyIndex:
+        table = array("I")
+        table.frombytes(b"".join(sketch.values if sketch and sketch.values else _NO_VALUES
+                                 for sketch in sketches))
+        return cls(tuple(sketches), tuple(table[band * BAND_ROWS::SKETCH_BINS].tobytes()
+                                          for band in range(_BANDS)))
+
+    def replaced(self, sketches: Mapping[int, TextSketch | None]) -> CopyIndex:
+        """This index with the sketch at each position of ``sketches`` replaced."""
+        kept = list(self.sketches)
+        columns = [bytearray(column) for column in self.columns]
+        for position, sketch in sketches.items():
+            kept[position] = sketch
+            values = sketch.values if sketch and sketch.values else _NO_VALUES
+            for band, column in enumerate(columns):
+                column[4 * position:4 * position + 4] = values[_BAND_BYTES * band:
+                                                                _BAND_BYTES * band + 4]
+        return CopyIndex(tuple(kept), tuple(map(bytes, columns)))
+
+    def has_copy(self, position: int, threshold: float) -> bool:
+        """False when :func:`find_duplicates` puts the story at ``position`` in no group
+        with any other story of the index: it groups only stories whose sketches agree on a
+        whole band and are copies, as checked here against every one. (A story with an
+        empty text is never grouped.)"""
+        sketch = self.sketches[position]
+        if sketch is None or not sketch.values:
+            return False
+        candidates: set[int] = set()
+        for band, column in enumerate(self.columns):
+            part = slice(band * _BAND_BYTES, (band + 1) * _BAND_BYTES)
+            key = sketch.values[part][:4]
+            at = column.find(key)
+            while at != -1:
+                other = self.sketches[at // 4] if at % 4 == 0 and at // 4 != position else None
+                if other is not None and other.values and other.values[part] == sketch.values[part]:
+                    candidates.add(at // 4)
+                at = column.find(key, at + 1)
+        return any(_same_copy(sketch, self.sketches[index], threshold)  # type: ignore[arg-type]
+                   for index in sorted(candidates))
+
+
+_NO_VALUES = bytes(SKETCH_BINS * 4)
+"""A :class:`CopyIndex`'s row where there is no sketch."""
 
 
 def _same_copy(a: TextSketch, b: TextSketch, threshold: float) -> bool:

@@ -319,3 +319,24 @@ def test_an_edit_that_ends_a_copy_is_not_patched(copy):
     again = assemble(stories, config, sketches=sketched(stories), previous=before)
     assert again == assemble(stories, config, sketches=sketched(stories))
     assert len(again.entries) == 6 and not again.duplicates.groups
+
+
+@pytest.mark.parametrize("copy", ["exact", "near"])
+@pytest.mark.parametrize("patched_before", [False, True], ids=["first patch", "later patch"])
+def test_an_edit_that_makes_a_copy_is_not_patched(copy, patched_before):
+    """Story 2 is reworded into a copy of story 4: the whole site changes (one of them is
+    published once, or they are grouped as one wire copy), which patching could not show.
+    Also when the site was patched before, story 4 reworded (what the first patch learnt is
+    handed on, brought up to date)."""
+    stories = [story(n, body=text(n)) for n in range(6)]
+    config = SiteConfig(per_page=3)
+    before = assemble(stories, config, sketches=sketched(stories))
+    if patched_before:
+        stories[4] = dataclasses.replace(stories[4], body=text(104))
+        before = assemble(stories, config, sketches=sketched(stories), previous=before)
+        assert before.patching is not None
+    stories[2] = dataclasses.replace(
+        stories[2], body=stories[4].body + (" w1" if copy == "near" else ""))
+    again = assemble(stories, config, sketches=sketched(stories), previous=before)
+    assert again == assemble(stories, config, sketches=sketched(stories))
+    assert len(again.entries) == 5 if copy == "exact" else again.duplicates.groups

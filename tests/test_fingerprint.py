@@ -12,7 +12,7 @@ import pytest
 
 from builder.assemble import Link, Page
 from builder.errors import Diagnostic
-from builder.fingerprint import Fingerprinter, folder_digest, record_digest
+from builder.fingerprint import Digests, Fingerprinter, folder_digest, record_digest
 from builder.model import Story
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,14 +133,14 @@ def test_digests_handed_to_the_next_fingerprinter_give_the_same_fingerprints():
     first = Fingerprinter(b"one")
     before = first.page(page(entries=(STORY, other), heading="H"))
     known = first.known_digests([STORY, other, dataclasses.replace(STORY)])
-    assert set(known) == {id(STORY), id(other)}  # only what it met: not the equal copy
-    second = Fingerprinter(b"one", known=known)
+    assert set(known.memo) == {id(STORY), id(other)}  # only what it met: not the equal copy
+    second = Fingerprinter(b"one", known=[known])
     assert second.page(page(entries=(STORY, other), heading="H")) == before
     edited = dataclasses.replace(STORY, body="Edited.")
     assert (second.page(page(entries=(edited, other), heading="H"))
             == Fingerprinter(b"one").page(page(entries=(edited, other), heading="H")) != before)
     # A record's digest does not depend on the context: only pages mix it in.
-    assert (Fingerprinter(b"two", known=known).page(page(entries=(STORY,)))
+    assert (Fingerprinter(b"two", known=[known]).page(page(entries=(STORY,)))
             == Fingerprinter(b"two").page(page(entries=(STORY,))))
 
 
@@ -149,9 +149,9 @@ def test_a_digest_made_where_the_story_is_parsed_is_the_one_the_build_would_make
     digests as known, in another process, for an equal copy of the story (unpickled)."""
     other = dataclasses.replace(STORY, id="b2", title="Other", warnings=(
         Diagnostic("world/b2.md", 3, "a warning", hint="fix it"),))
-    made = {id(story): (story, record_digest(story)) for story in (STORY, other)}
+    made = Digests.of((story, record_digest(story)) for story in (STORY, other))
     shown = page(entries=(STORY, other), heading="H")
-    assert Fingerprinter(b"ctx", known=made).page(shown) == Fingerprinter(b"ctx").page(shown)
+    assert Fingerprinter(b"ctx", known=[made]).page(shown) == Fingerprinter(b"ctx").page(shown)
     assert record_digest(other) != record_digest(dataclasses.replace(other, warnings=()))
     with pytest.raises(TypeError, match="not a record"):
         record_digest(Link("a", "/a/"))  # a link is written out where it is shown

@@ -124,13 +124,33 @@ def builds_in_new_processes() -> Callable[..., pipeline.BuildResult]:
     return pipeline.build
 
 
+class ToldBuilds(pipeline.WarmBuilds):
+    """The preview server's builds: each told the files changed since the last, as its
+    watcher reports them (the files whose bytes differ; a rename is two)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: dict[Path, bytes] | None = None
+
+    def __call__(self, config: SiteConfig, **options) -> pipeline.BuildResult:
+        now = {path: path.read_bytes() for folder in (config.content_path,
+                                                      config.templates_path)
+               for path in folder.rglob("*") if path.is_file()}
+        seen, self._seen = self._seen, now
+        changed = None if seen is None else {
+            str(path.absolute()) for path in seen.keys() | now.keys()
+            if seen.get(path) != now.get(path)}
+        return super().__call__(config, changed=changed, **options)
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(count=st.integers(5, 30), changes=st.lists(CHANGES, min_size=1, max_size=4))
-@pytest.mark.parametrize("builds", [builds_in_new_processes, pipeline.WarmBuilds],
-                         ids=["cold", "warm"])
+@pytest.mark.parametrize("builds", [builds_in_new_processes, pipeline.WarmBuilds, ToldBuilds],
+                         ids=["cold", "warm", "told"])
 def test_after_any_changes_the_site_equals_a_fresh_full_build(builds, count, changes):
     """Also for the preview server's builds (warm): they reuse the last build's pages,
-    fingerprints and record of its output directory."""
+    fingerprints and record of its output directory; and told what changed, they look at
+    those files alone."""
     build = builds()
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as done:
         if isinstance(build, pipeline.WarmBuilds):
@@ -146,6 +166,28 @@ def test_after_any_changes_the_site_equals_a_fresh_full_build(builds, count, cha
             result = build(config, jobs=1)
             assert tree(config.output_path) == fresh_site(config, str(step)), change
             assert result.rendered <= result.pages
+            if isinstance(build, pipeline.WarmBuilds):
+                assert not build.unseen_changes()
+
+
+def test_a_change_no_watcher_reported_is_found_by_a_look_at_every_file(tmp_path):
+    """The preview server's check once a build told what changed is live: a change the
+    watcher missed (its queue overflowed) is found, and a build told nothing sees it."""
+    config = make_project(tmp_path, 6)
+    builds = pipeline.WarmBuilds()
+    try:
+        builds(config, jobs=1)
+        assert not builds.unseen_changes()
+        missed = stories_in(config)[2]
+        write(missed, story_text(2, version=9))
+        builds(config, jobs=1, changed=set())  # told of nothing
+        assert builds.unseen_changes()
+        assert tree(config.output_path) != fresh_site(config, "told")
+        builds(config, jobs=1)
+        assert not builds.unseen_changes()
+        assert tree(config.output_path) == fresh_site(config, "missed")
+    finally:
+        builds.close()
 
 
 # -- what a rebuild renders ----------------------------------------------------------------

@@ -605,3 +605,43 @@ def test_no_search_previews_without_indexing_whatever_the_config_says(project, w
             'base_url = "https://example.org/news/"\nsearch = true\ntitle = "Edited"\n')
         wait_until(lambda: server.hub.state.config.title == "Edited")
         assert server.hub.state.config.search is not without_search  # also after a reload
+
+
+def test_a_change_the_watcher_missed_is_found_once_the_rebuild_is_live(project, monkeypatch):
+    """The real build, told by the watcher which files changed, looks at those alone; once
+    its rebuild is live and all is quiet, every story file is looked at, and a change the
+    watcher missed (its queue overflowed, say) gets a rebuild of its own."""
+    from builder import serve as serving
+
+    (project / "gazette.toml").write_text('base_url = "https://example.org/news/"\n'
+                                          'search = false\n')
+    world = project / "content" / "world"
+    (world / "first.md").unlink()
+    for n in (1, 2):
+        (world / f"00{n}_000000000000000{n}.md").write_text(
+            f"---\ntitle: Story {n}\ndate: 2021-01-1{n}\n---\nText of story {n}.\n")
+    missed = str((world / "002_0000000000000002.md").absolute())
+    reported = serving.ProjectWatcher.is_relevant
+    monkeypatch.setattr(serving.ProjectWatcher, "is_relevant",
+                        lambda self, path: path != missed and reported(self, path))
+    log = []
+
+    class Log:
+        def write(self, text):
+            log.append(text)
+
+        def flush(self):
+            pass
+
+    with PreviewServer(load_config(project), port=0, out=Log(), quiet=0.05) as server:
+        home = server.url.removeprefix(f"http://127.0.0.1:{server.port}")
+
+        def home_shows(title):
+            return title in get(server.port, home)[2].decode()
+
+        Path(missed).write_text("---\ntitle: Story 2 retitled\ndate: 2021-01-12\n---\nText.\n")
+        (world / "001_0000000000000001.md").write_text(
+            "---\ntitle: Story 1 retitled\ndate: 2021-01-11\n---\nText of story 1.\n")
+        wait_until(lambda: home_shows("Story 1 retitled"))
+        wait_until(lambda: home_shows("Story 2 retitled"))
+    assert any("did not report" in line for line in log)
