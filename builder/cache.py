@@ -79,7 +79,7 @@ _PARSER_SOURCES = ("ingest", "model.py", "errors.py", "similarity.py", "fingerpr
 """The code a cached parse depends on, relative to the ``builder`` package (stories' text
 sketches for the duplicate finder and their fingerprint digests are cached with their
 parse)."""
-_PARSER_LIBRARIES = ("charset-normalizer", "python-frontmatter", "PyYAML")
+_PARSER_LIBRARIES = ("charset-normalizer", "python-frontmatter", "PyYAML", "numpy")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS parsed (

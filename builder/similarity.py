@@ -26,13 +26,14 @@ import hashlib
 import heapq
 import math
 import re
-import sys
 import unicodedata
 from array import array
+
+import numpy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import and_, eq, getitem, ne, rshift, xor
+from operator import eq, getitem, ne
 from types import MappingProxyType
 
 from builder.model import Moment, Story, chronological
@@ -74,9 +75,10 @@ SKETCH_VERSION = f"minhash-oph-{SHINGLE_WORDS}w-{SKETCH_BINS}x32-v2"
 _BIN_BITS = 8  # log2(SKETCH_BINS)
 _BANDS = SKETCH_BINS // BAND_ROWS
 _BAND_BYTES = BAND_ROWS * 4
-_LOW32 = 0xFFFFFFFF
-_ALL_BINS = range(SKETCH_BINS)
-_DENSIFY_STEP = 0x9E3779B1  # odd constant that marks how far an empty bin borrowed its value
+_LOW32_MASK = numpy.uint64(0xFFFFFFFF)
+_ONE = numpy.uint64(1)
+_ALL_BINS = numpy.arange(SKETCH_BINS)
+_DENSIFY_STEP = numpy.uint64(0x9E3779B1)  # odd: marks how far an empty bin borrowed its value
 _HASH_KEY = b"gazette-shingles"  # fixed key: the same hashes in every process and every run
 _WORD = re.compile(r"\w+")
 _MAX_REMEMBERED_WORDS = 500_000  # bounds a Sketcher's memory on huge archives
@@ -138,65 +140,71 @@ class Sketcher:
     """
 
     def __init__(self) -> None:
-        # One table per position in the shingle: a shingle's hash is the XOR of its words'
-        # positional hashes (tabulation hashing over words), computed with C-level map().
-        self._tables: tuple[dict[str, int], ...] = tuple({} for _ in range(SHINGLE_WORDS))
+        # A shingle's hash is the XOR of its words' positional hashes (tabulation hashing
+        # over words): one row of the table per word, one column per position in a shingle.
+        self._rows: dict[str, int] = {}
+        self._table = numpy.zeros((1024, SHINGLE_WORDS), dtype=numpy.uint64)
 
     def sketch(self, text: str) -> TextSketch:
         exact = exact_digest(text)
-        words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+        # NFKC leaves ASCII as it is: most wire copy need not pay for it.
+        words = _WORD.findall((text if text.isascii()
+                               else unicodedata.normalize("NFKC", text)).casefold())
         count = len(words) - SHINGLE_WORDS + 1
         if count <= 0:
             return TextSketch(shingles=0, exact=exact)
         self._learn(words)
-        tables = self._tables
-        hashes = list(map(tables[0].__getitem__, words[:count]))
+        rows = numpy.fromiter(map(self._rows.__getitem__, words), dtype=numpy.intp,
+                              count=len(words))
+        hashes = self._table[rows[:count], 0]
         for position in range(1, SHINGLE_WORDS):
-            hashes = list(map(xor, hashes, map(tables[position].__getitem__,
-                                                words[position:position + count])))
-        distinct = list(set(hashes))
+            hashes ^= self._table[rows[position:position + count], position]
+        hashes.sort()
+        distinct = hashes[numpy.diff(hashes, prepend=hashes[0] ^ _ONE) != 0]
         return TextSketch(shingles=len(distinct), values=_one_permutation_minima(distinct),
                           exact=exact)
 
     def _learn(self, words: list[str]) -> None:
-        first = self._tables[0]
-        unseen = set(words).difference(first)
+        rows = self._rows
+        unseen = list(set(words).difference(rows))
         if not unseen:
             return
-        if len(first) + len(unseen) > _MAX_REMEMBERED_WORDS:
-            for table in self._tables:
-                table.clear()
-            unseen = set(words)
-        width = 8 * SHINGLE_WORDS
-        for word in unseen:
-            digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"),
-                                     digest_size=width, key=_HASH_KEY).digest()
-            for position, table in enumerate(self._tables):
-                table[word] = int.from_bytes(digest[8 * position:8 * position + 8], "little")
+        if len(rows) + len(unseen) > _MAX_REMEMBERED_WORDS:
+            rows.clear()
+            unseen = list(set(words))
+        start, end = len(rows), len(rows) + len(unseen)
+        if end > len(self._table):
+            grown = numpy.zeros((max(end, 2 * len(self._table)), SHINGLE_WORDS),
+                                dtype=numpy.uint64)
+            grown[:start] = self._table[:start]
+            self._table = grown
+        digests = b"".join(hashlib.blake2b(word.encode("utf-8", "surrogatepass"),
+                                           digest_size=8 * SHINGLE_WORDS, key=_HASH_KEY).digest()
+                           for word in unseen)
+        self._table[start:end] = numpy.frombuffer(digests, dtype="<u8").reshape(-1, SHINGLE_WORDS)
+        rows.update(zip(unseen, range(start, end)))
 
 
-def _one_permutation_minima(hashes: list[int]) -> bytes:
-    """One-permutation MinHash: the top bits of a hash pick its bin, each bin keeps its
-    smallest hash (low 32 bits). An empty bin borrows the value of the next filled bin,
-    offset by the distance ("rotation densification", Shrivastava & Li, ICML 2014), so two
-    equal sets always get equal sketches and the bins stay comparable one by one."""
-    hashes.sort(reverse=True)  # later (smaller) hashes overwrite: each bin keeps its minimum
-    smallest = dict(zip(map(rshift, hashes, repeat(64 - _BIN_BITS)),
-                        map(and_, hashes, repeat(_LOW32))))
-    values = list(map(smallest.get, _ALL_BINS))
-    if len(smallest) < SKETCH_BINS:
-        filled_above = min(smallest) + SKETCH_BINS  # wraps around past the last bin
-        for bin_ in range(SKETCH_BINS - 1, -1, -1):
-            if values[bin_] is not None:
-                filled_above = bin_
-            else:
-                distance = filled_above - bin_
-                values[bin_] = (smallest[filled_above % SKETCH_BINS]
-                                + distance * _DENSIFY_STEP) & _LOW32
-    packed = array("I", values)
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return packed.tobytes()
+def _one_permutation_minima(hashes: numpy.ndarray) -> bytes:
+    """One-permutation MinHash of distinct ``hashes`` (ascending): the top bits of a hash
+    pick its bin, each bin keeps its smallest hash (low 32 bits). An empty bin borrows the
+    value of the next filled bin, offset by the distance ("rotation densification",
+    Shrivastava & Li, ICML 2014), so two equal sets always get equal sketches and the bins
+    stay comparable one by one."""
+    bins = (hashes >> numpy.uint64(64 - _BIN_BITS)).astype(numpy.intp)
+    first = numpy.flatnonzero(numpy.diff(bins, prepend=-1))  # each bin's smallest hash
+    filled = bins[first]
+    values = numpy.zeros(SKETCH_BINS, dtype=numpy.uint64)
+    values[filled] = hashes[first] & _LOW32_MASK
+    if len(filled) < SKETCH_BINS:
+        empty = numpy.ones(SKETCH_BINS, dtype=bool)
+        empty[filled] = False
+        above = numpy.full(SKETCH_BINS, SKETCH_BINS + filled[0])  # wraps past the last bin
+        above[filled] = filled
+        above = numpy.minimum.accumulate(above[::-1])[::-1][empty]  # next filled bin
+        distance = (above - _ALL_BINS[empty]).astype(numpy.uint64)
+        values[empty] = (values[above % SKETCH_BINS] + distance * _DENSIFY_STEP) & _LOW32_MASK
+    return values.astype("<u4").tobytes()
 
 
 # -- duplicate groups --------------------------------------------------------------------------

@@ -200,3 +200,14 @@ def test_preview_measures_save_to_served_page(tmp_path):
     assert 0 < result.save_to_served < 120 and result.first_build > 0
     assert "| 12 " in preview.report([result], "test")
     assert not list(tmp_path.iterdir())  # the server stopped and its project is gone
+
+
+def test_preview_measures_save_to_the_change_seen_in_a_browser(tmp_path, browser):
+    """``--browser``: until the tab open on the story, reloaded by the injected script,
+    shows the edit."""
+    from benchmarks import preview
+
+    result = preview.measure_preview(12, 2021, 2, tmp_path, timeout=120, chromium=browser)
+    assert result.runs == 2 and 0 < result.save_to_served < 120
+    assert "in Chromium" in preview.report([result], "test", browser=True)
+    assert not list(tmp_path.iterdir())

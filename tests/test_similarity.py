@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import html
 import math
 import os
@@ -107,6 +108,23 @@ def test_similarity_estimate_is_close_to_the_true_jaccard():
         sketcher = Sketcher()
         estimate = sketcher.sketch(" ".join(base)).similarity(sketcher.sketch(" ".join(changed)))
         assert abs(estimate - exact) < 0.1, (keep, exact, estimate)
+
+
+@pytest.mark.parametrize(("text", "shingles", "digest"), [
+    ("Gas exports via the Southern Gas Corridor rose by 12 percent in the first quarter, "
+     "the ministry said on Monday. " * 3, 20, "260f3744b8a73001f6becc77d86dd3b1"),
+    (" ".join(f"word{n % 97} w{n}" for n in range(700)), 1396,
+     "eee0f8c1b39bbf7eff5c10381f50a581"),
+    ("Баку, 14 января. Café ﬁnance straße: Azərbaycan və Türkiyə qaz sazişi imzalayıb, "
+     "nazirlik bildirib.", 10, "de402a91d05dc727317cfaca25e0883b"),
+])
+def test_sketches_are_the_ones_stored_in_caches(text, shingles, digest):
+    """Caches keep sketches under ``SKETCH_VERSION``: how a sketch is computed may change,
+    its values may not (these were made by the first, pure-Python sketcher): every bin
+    filled, bins borrowed by densification, and text NFKC-normalised."""
+    sketch = Sketcher().sketch(text)
+    assert sketch.shingles == shingles
+    assert hashlib.sha256(sketch.values).hexdigest()[:32] == digest
 
 
 def test_sketches_are_the_same_in_every_process():
