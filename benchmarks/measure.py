@@ -30,6 +30,12 @@ try:
 except ImportError:  # psutil is in the `bench` extra; without it only ru_maxrss is read
     psutil = None
 
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium: the browser of the browser tests and of ``benchmarks.preview --browser``."""
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run")
+"""Headless in a container: no sandbox, no GPU, nothing fetched in the background."""
+
 SAMPLE_SECONDS = 0.1
 PSS_SAMPLE_SECONDS = 1.0
 """PSS is read at most this often, and only near the RSS peak: the kernel walks every page

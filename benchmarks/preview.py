@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.compare import gazette_builder, prepare_sites
-from benchmarks.measure import BenchmarkError, machine, table
+from benchmarks.measure import CHROMIUM, CHROMIUM_ARGS, BenchmarkError, machine, table
 from benchmarks.run import EDIT_STRIDE, add_corpus_options, edit_story
 
 POLL_SECONDS = 0.01
@@ -97,11 +97,6 @@ def measure_preview(size: int, seed: int, repeats: int, workdir: Path | None,
     return PreviewResult(size, first_build, statistics.median(times), repeats)
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
 @contextlib.contextmanager
 def _chromium() -> Iterator[Any]:
     """Headless Chromium (Debian's) under Playwright, as the browser tests run it."""
@@ -109,11 +104,11 @@ def _chromium() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise BenchmarkError("--browser needs Playwright: pip install -e '.[test]'") from None
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         raise BenchmarkError(f"--browser needs Chromium at {CHROMIUM}: make chromium")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=list(CHROMIUM_ARGS))
         try:
             yield launched
         finally:

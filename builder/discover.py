@@ -154,7 +154,7 @@ def sources_after(previous: Sequence[Source], changed: Collection[str], config: 
             if listed:
                 gone.append(name)
                 del found[at]
-        elif not ignored(os.path.normcase(file)):
+        elif _is_story_name(file, ignored):
             source = _keyed(name, relpath, context, None, read)
             if listed:
                 found[at] = source

@@ -28,13 +28,13 @@ import math
 import re
 import unicodedata
 from array import array
-
-import numpy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import eq, getitem, ne
 from types import MappingProxyType
+
+import numpy
 
 from builder.model import Moment, Story, chronological
 

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run")
+from benchmarks.measure import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="session")

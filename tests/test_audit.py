@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.measure import CHROMIUM
 from builder import ingest, pipeline, urls
 from builder.config import SiteConfig, load_config
 from builder.discover import story_files
@@ -43,7 +44,6 @@ REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = Path(os.environ.get("GAZETTE_AUDIT_ROOT", REPO))
 """The project whose site is audited: this repository's sample archive unless
 ``GAZETTE_AUDIT_ROOT`` names another (to audit a theme on one's own archive)."""
-CHROMIUM = Path("/usr/bin/chromium")
 LIGHTHOUSE_CLI = REPO / "node_modules" / "lighthouse" / "cli" / "index.js"
 AXE_SCRIPT = REPO / "node_modules" / "axe-core" / "axe.min.js"
 CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu",
