@@ -741,7 +741,8 @@ def _archive(entries: Sequence[Entry], config: SiteConfig,
                                    urls.archive_path(year, month, d.day), days[d])
                               for d in in_month)
             months.append(node(f"{MONTHS[month - 1]} {year}", urls.archive_path(year, month),
-                               sum(n.count for n in day_nodes), day_nodes))
+                               sum(n.count for n in day_nodes),
+                               day_nodes if config.archive_days else ()))
         years.append(node(str(year), urls.archive_path(year), sum(m.count for m in months),
                           tuple(months)))
     return tuple(years)
@@ -985,11 +986,13 @@ def _archive_pages(entries: tuple[Entry, ...], archive: tuple[ArchiveNode, ...],
                   template="archive.html", title=f"Archive — {config.title}",
                   description=f"Every year of {config.title} with its number of stories.",
                   data={"heading": "Archive", "years": archive})]
-    by_day: dict[str, list[Entry]] = defaultdict(list)  # by the day's archive URL
+    by_day: dict[dt.date, list[Entry]] = defaultdict(list)
     for entry in entries:
         if entry.story.date is not None:
-            day = urls.local_day(entry.story.date, config)
-            by_day[urls.archive_path(day.year, day.month, day.day)].append(entry)
+            by_day[urls.local_day(entry.story.date, config)].append(entry)
+    days_of: dict[str, list[dt.date]] = defaultdict(list)  # by the month's URL, newest first
+    for day in sorted(by_day, reverse=True):
+        days_of[urls.archive_path(day.year, day.month)].append(day)
     for year in archive:
         pages.append(Page(url=year.url, output=urls.output_path(year.url),
                           template="archive_year.html", title=f"{year.label} — {config.title}",
@@ -997,8 +1000,7 @@ def _archive_pages(entries: tuple[Entry, ...], archive: tuple[ArchiveNode, ...],
                           data={"heading": year.label, "year": year,
                                 "breadcrumbs": (Link("Archive", urls.archive_path()),)}))
         for month in year.children:
-            month_entries = tuple(e for day in month.children
-                                  for e in by_day[day.url])
+            month_entries = tuple(e for day in days_of[month.url] for e in by_day[day])
             pages += _list_pages(month.url, month_entries, config, template="archive_list.html",
                                  title=f"{month.label} — {config.title}",
                                  description=f"Stories of {config.title} from {month.label}.",
@@ -1006,8 +1008,8 @@ def _archive_pages(entries: tuple[Entry, ...], archive: tuple[ArchiveNode, ...],
                                  extra={"days": month.children, "breadcrumbs": (
                                      Link("Archive", urls.archive_path()),
                                      Link(year.label, year.url))})
-            for day in month.children:
-                pages += _list_pages(day.url, tuple(by_day[day.url]), config,
+            for day, date in zip(month.children, days_of[month.url]):
+                pages += _list_pages(day.url, tuple(by_day[date]), config,
                                      template="archive_list.html",
                                      title=f"{day.label} — {config.title}",
                                      description=f"Stories of {config.title} from {day.label}.",

@@ -68,7 +68,8 @@ _BATCH = 500
 
 PAGE_ONLY_SETTINGS = frozenset({
     "root", "title", "description", "base_url", "per_page", "permalink", "feed_size",
-    "related_count", "duplicate_threshold", "news_sitemap_days", "cname", "search",
+    "related_count", "duplicate_threshold", "news_sitemap_days", "archive_days", "cname",
+    "search",
     "templates_dir", "static_dir", "output_dir", "cache_dir", "ignore",
 })
 """Settings that ingest never reads (they shape pages, or which files are read, not how a

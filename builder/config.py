@@ -76,6 +76,9 @@ class SiteConfig:
     """Related stories listed on a story page."""
     duplicate_threshold: float = 0.8
     """Estimated Jaccard similarity of word shingles above which two stories are one wire copy."""
+    archive_days: bool = True
+    """A page per day in the date archive, besides those per year and month. An archive with
+    a few stories a day may do without its thousands of day pages."""
     news_sitemap_days: int = 2
     """Stories this many days old or newer (relative to the build date) go in the news sitemap."""
     cname: str = ""

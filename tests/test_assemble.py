@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builder import assemble as assembly
-from builder.assemble import Link, assemble, find_collisions, same, term_key
+from builder.assemble import Link, Page, Site, assemble, find_collisions, same, term_key
 from builder.similarity import Sketcher
 from builder.slugs import short_hash
 from builder.config import SiteConfig
@@ -129,6 +129,25 @@ def test_date_archive_counts_years_months_and_days():
     assert (day.url, day.count) == ("/archive/2021/01/14/", 2)
     assert {"/archive/", "/archive/2021/", "/archive/2021/01/", "/archive/2021/01/14/"} \
         <= {p.url for p in site.pages}
+
+
+def test_without_day_pages_months_list_every_story_of_their_days():
+    stories = [story(1, date=dt.date(2021, 1, 2)), story(2, date=dt.date(2021, 1, 14)),
+               story(3, date=dt.date(2021, 1, 14)), story(4, date=dt.date(2021, 2, 1))]
+    with_days = assemble(stories, SiteConfig())
+    without = assemble(stories, SiteConfig(archive_days=False))
+    archive_urls = {p.url for p in without.pages if p.url.startswith("/archive/")}
+    assert archive_urls == {"/archive/", "/archive/2021/", "/archive/2021/01/",
+                            "/archive/2021/02/"}
+    assert all(not month.children for year in without.archive for month in year.children)
+    [january] = [m for m in without.archive[0].children if m.url == "/archive/2021/01/"]
+    assert january.count == 3
+
+    def month_page(site: Site) -> Page:
+        return next(p for p in site.pages if p.url == "/archive/2021/01/")
+    assert [e.story.id for e in month_page(without).data["entries"]] \
+        == [e.story.id for e in month_page(with_days).data["entries"]] == ["id003", "id002", "id001"]
+    assert month_page(without).data["days"] == ()
 
 
 def test_feeds_hold_the_newest_feed_size_stories():

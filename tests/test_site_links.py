@@ -112,10 +112,12 @@ def _localise(url: str, root: str, base_url: str) -> str | None:
     return None
 
 
-def test_synthetic_site_has_no_broken_links(tmp_path, monkeypatch, serve):
+@pytest.mark.parametrize("archive_days", ["true", "false"])
+def test_synthetic_site_has_no_broken_links(tmp_path, monkeypatch, serve, archive_days):
     use_json_ingest(monkeypatch)
     (tmp_path / "content").mkdir()
-    (tmp_path / "gazette.toml").write_text("per_page = 3\nallow_undated = true\n")
+    (tmp_path / "gazette.toml").write_text(
+        f"per_page = 3\nallow_undated = true\narchive_days = {archive_days}\n")
     for n in range(12):
         add_story(tmp_path, n, publisher="AzerNews" if n % 4 == 0 else None,
                   byline="Staff", dateline="BAKU", license="CC BY 2.5",
@@ -125,6 +127,8 @@ def test_synthetic_site_has_no_broken_links(tmp_path, monkeypatch, serve):
     root = serve(tmp_path / "site")
     pages, broken = crawl(tmp_path / "site", root)
     assert pages > 40 and broken == []
+    day_pages = list((tmp_path / "site" / "archive").glob("*/*/*/index.html"))
+    assert bool(day_pages) == (archive_days == "true")
     # The crawler does notice a link that forgets the base path.
     story = next((tmp_path / "site" / "2020").rglob("index.html"))
     story.write_text(story.read_text().replace('href="/news/tags/"', 'href="/tags/"'))
