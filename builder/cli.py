@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true",
                        help="fail on any story that cannot be read instead of skipping it")
     build.add_argument("--jobs", type=int, default=None,
-                       help="worker processes (default: one per core; 1 builds in-process)")
+                       help="processes to build with, this one included (default: one per "
+                            "core; 1 builds in this process alone)")
     build.add_argument("--profile", action="store_true", help="print where the time went per stage")
     build.set_defaults(run=_build)
 

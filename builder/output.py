@@ -7,7 +7,8 @@ never the site's bytes.
 
 - :func:`write_site` (a first build, or one adding a search index): every file goes into
   ``.<output>.<random>/`` next to the output directory (the reserve, below, renamed
-  there and brought up to date, when there is one), and the two directories are
+  there and brought up to date, when there is one; when there is none, other processes
+  may stage files there too, :func:`stage_file`), and the two directories are
   exchanged with ``renameat2(RENAME_EXCHANGE)`` on Linux (a rename pair elsewhere), so a
   reader sees either the previous site or the new one, never a mix. A file whose bytes did
   not change is hard-linked from the previous site rather than rewritten. If anything
@@ -63,9 +64,9 @@ from pathlib import Path
 
 from builder.errors import BuildError
 
-__all__ = ["FileIdentity", "UpdateResult", "WriteResult", "exchange", "identity",
-           "reserve_path", "snapshot", "tree_record", "unchanged_files", "update_site",
-           "write_site"]
+__all__ = ["FileIdentity", "Files", "Staged", "StagingTree", "UpdateResult", "WriteResult",
+           "exchange", "identity", "reserve_path", "snapshot", "stage_file", "tree_record",
+           "unchanged_files", "update_site", "write_site"]
 
 FileIdentity = tuple[int, int, int]
 """(size, modification time in ns, inode) of a file: changes whenever the file is replaced
@@ -95,6 +96,31 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StagingTree:
+    """A staging tree that holds nothing yet, where other processes may stage files
+    themselves (:func:`stage_file`) while :func:`write_site` stages the rest: the
+    renderers of a cold build write their pages as they render them."""
+
+    root: str
+    live: str
+    """The output directory, whose unchanged files are linked rather than written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A file staged by :func:`stage_file`, as :func:`write_site` takes it instead of bytes."""
+
+    identity: FileIdentity
+    linked: bool
+    """Whether it is the live site's file, hard-linked (else its bytes are new)."""
+
+
+Files = Iterable[tuple[str, "bytes | Staged"]]
+"""Files to publish: relative path and bytes, or relative path and :class:`Staged` for one
+already staged by another process."""
+
+
+@dataclass(frozen=True, slots=True)
 class UpdateResult:
     """What updating a site in place did."""
 
@@ -107,7 +133,7 @@ class UpdateResult:
     """Every file of the site as it now is."""
 
 
-def write_site(files: Iterable[tuple[str, bytes]], output: Path,
+def write_site(files: Files | Callable[[StagingTree | None], Files], output: Path,
                copies: Iterable[tuple[str, Path]] = (),
                before_swap: Callable[[Path], None] | None = None,
                kept: Iterable[str] = ()) -> WriteResult:
@@ -115,6 +141,12 @@ def write_site(files: Iterable[tuple[str, bytes]], output: Path,
     as the whole content of ``output``, atomically. ``kept`` names files of the current
     ``output`` that stay as they are: they are hard-linked into the new site unread (a
     name also given in ``files`` takes the bytes given).
+
+    ``files`` may instead be a function called with the :class:`StagingTree` other
+    processes may stage files into (None when there is none to give: the staging tree is
+    the reserve, whose files only this process may judge) and returning the files, those
+    staged so as :class:`Staged`. If the write fails, the iterator it returned is closed
+    before the staging tree is removed, so a generator can stop its processes first.
 
     ``files`` is consumed lazily, one file at a time, each staged as it comes: only names
     and identities are kept, never the site's bytes, so an iterator of rendered pages is
@@ -131,7 +163,7 @@ def write_site(files: Iterable[tuple[str, bytes]], output: Path,
     """
     output = Path(os.path.abspath(output))
     with _locked(output):
-        return _write_locked(_with_copies(files, copies), kept, output, before_swap)
+        return _write_locked(files, copies, kept, output, before_swap)
 
 
 def update_site(files: Iterable[tuple[str, bytes]], output: Path,
@@ -371,7 +403,8 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
-def _write_locked(files: Iterable[tuple[str, bytes]], kept: Iterable[str], output: Path,
+def _write_locked(files: Files | Callable[[StagingTree | None], Files],
+                  copies: Iterable[tuple[str, Path]], kept: Iterable[str], output: Path,
                   before_swap: Callable[[Path], None] | None) -> WriteResult:
     staging = _new_staging(output)
     retired = None
@@ -388,8 +421,16 @@ def _write_locked(files: Iterable[tuple[str, bytes]], kept: Iterable[str], outpu
                 staging = _new_staging(output)
         if stage is None:
             stage = _Stage(staging, output)
-        for relative, data in files:
-            stage.add(relative, data)
+            tree = StagingTree(stage.root, stage.live)
+        else:
+            tree = None
+        given = files(tree) if callable(files) else files
+        with contextlib.closing(given) if hasattr(given, "close") else contextlib.nullcontext():
+            for relative, data in _with_copies(given, copies):
+                if type(data) is Staged:
+                    stage.adopt(relative, data)
+                else:
+                    stage.add(relative, data)
         for relative in kept:
             stage.keep(relative)
         stage.finish()
@@ -484,32 +525,42 @@ class _Stage:
         target = f"{self.root}/{relative}"
         previous = f"{self.live}/{relative}"
         have = self._claim(relative)
+        if have is None:  # nothing of the reserve's there
+            self._make_parent(relative)
+            self._record(relative, _stage_new(target, previous, data))
+            return
         info = _lstat(previous)
         same_size = info is not None and stat.S_ISREG(info.st_mode) \
             and info.st_size == len(data)
-        if have is not None and same_size and _same_file(have, info):
+        if same_size and _same_file(have, info):
             if _read(previous) == data:  # already linked to the published file
-                self.identities[relative] = _identity_of(info)
-                self.linked += 1
+                self._record(relative, Staged(_identity_of(info), linked=True))
                 return
             same_size = False  # and the reserve's copy, the same file, differs too
         if same_size and _read(previous) == data:
-            if have is not None:
-                os.unlink(target)
-            else:
-                self._make_parent(relative)
-            self.identities[relative] = _link(previous, target, info)
-            self.linked += 1
-            return
-        self.written += 1
-        if have is not None:
-            if have.st_size == len(data) and _read(target) == data:
-                self.identities[relative] = _identity_of(have)  # the reserve has these bytes
-                return
             os.unlink(target)
+            self._record(relative, Staged(_link(previous, target, info), linked=True))
+            return
+        if have.st_size == len(data) and _read(target) == data:
+            self._record(relative, Staged(_identity_of(have), linked=False))  # the reserve's
+            return
+        os.unlink(target)
+        self._record(relative, Staged(_write_new(target, data), linked=False))
+
+    def adopt(self, relative: str, staged: Staged) -> None:
+        """Take in a file another process staged (:func:`stage_file`), with its folders."""
+        parent = relative.rpartition("/")[0]
+        while parent not in self.folders:
+            self.folders.add(parent)
+            parent = parent.rpartition("/")[0]
+        self._record(relative, staged)
+
+    def _record(self, relative: str, staged: Staged) -> None:
+        self.identities[relative] = staged.identity
+        if staged.linked:
+            self.linked += 1
         else:
-            self._make_parent(relative)
-        self.identities[relative] = _write_new(target, data)
+            self.written += 1
 
     def keep(self, relative: str) -> None:
         """Stage the live site's file ``relative`` as it is, unless it was given."""
@@ -665,6 +716,39 @@ def _identity_of(info: os.stat_result) -> FileIdentity:
 def _read(path: str) -> bytes:
     with open(path, "rb") as stream:
         return stream.read()
+
+
+def stage_file(tree: StagingTree, relative: str, data: bytes) -> Staged:
+    """Stage ``data`` as ``relative`` in ``tree`` (which holds nothing there yet), making
+    the folders leading to it; safe while other processes stage other files there."""
+    _make_folders(tree.root, relative.rpartition("/")[0])
+    return _stage_new(f"{tree.root}/{relative}", f"{tree.live}/{relative}", data)
+
+
+def _stage_new(target: str, previous: str, data: bytes) -> Staged:
+    """Put ``data`` at ``target``, where nothing is (its folder made): a hard link to the
+    live site's file ``previous`` when that holds these bytes, else a new file."""
+    info = _lstat(previous)
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_size == len(data) \
+            and _read(previous) == data:
+        return Staged(_link(previous, target, info), linked=True)
+    return Staged(_write_new(target, data), linked=False)
+
+
+def _make_folders(root: str, folder: str) -> None:
+    """Make ``folder`` (relative; '' is ``root``) and those leading to it that are missing,
+    another process perhaps making some at the same time. Never ``root`` itself: once a
+    failed build has removed its staging tree, this fails instead of making it again."""
+    if not folder:
+        return
+    try:
+        os.mkdir(f"{root}/{folder}")
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        _make_folders(root, folder.rpartition("/")[0])
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(f"{root}/{folder}")
 
 
 def _write_new(target: str, data: bytes) -> FileIdentity:

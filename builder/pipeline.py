@@ -261,13 +261,12 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                                site.pages, fingerprints, map(previous.get, outputs),
                                map(present.get, outputs))
                            if not _still_published(was, fingerprint, now)]
-        # One stage: each page is written as it comes back, while the next ones render.
-        # Closed on the way out, so a failed write stops the workers there and then.
-        with _timed("render+write", timings), \
-                closing(_render(changed, config, site.nav, context, workers,
-                                progress)) as rendered:
-            written, identities, indexed = _write(config, site, changed, rendered, statics,
-                                                  present, in_place=in_place)
+        # One stage: each page is written as it is rendered, while the next ones render.
+        with _timed("render+write", timings):
+            written, identities, indexed = _write(
+                config, site, changed, statics, present, in_place=in_place,
+                render=lambda tree: _render(changed, config, site.nav, context, workers,
+                                            progress, tree))
         if indexed:  # indexing runs inside the write stage, before the swap: time it apart
             timings.append(("search", indexed.seconds))
             warnings = tuple(sorted({*warnings, *indexed.warnings}, key=by_place))
@@ -639,26 +638,34 @@ def _still_published(previous: PublishedFile | None, fingerprint: bytes,
             and previous.identity == present)
 
 
-def _write(config: SiteConfig, site: Site, changed: Sequence[Page], rendered: Iterable[bytes],
+def _write(config: SiteConfig, site: Site, changed: Sequence[Page],
            statics: dict[str, Path], present: dict[str, output.FileIdentity], *,
-           in_place: bool) -> tuple[int, dict[str, output.FileIdentity], search.SearchStats | None]:
-    """Publish the site, the ``changed`` pages ``rendered`` (in their order, consumed one
-    by one as they are written) and every other page's file kept, through a staging
-    directory swapped in whole; or, when ``in_place`` is allowed, apply a small change to
-    an existing site by a burst of renames (not for a first build, nor one whose search
-    index must be made over the whole site)."""
+           in_place: bool, render: Callable[[output.StagingTree | None], Iterator[_Rendered]]
+           ) -> tuple[int, dict[str, output.FileIdentity], search.SearchStats | None]:
+    """Publish the site, the ``changed`` pages as ``render`` gives them (in their order,
+    consumed one by one as they are written; staged by the workers themselves in a staging
+    tree they may write to) and every other page's file kept, through a staging directory
+    swapped in whole; or, when ``in_place`` is allowed, apply a small change to an existing
+    site by a burst of renames (not for a first build, nor one whose search index must be
+    made over the whole site)."""
     from builder import search
 
     site_dir = config.output_path
-    fresh = chain(zip((page.output for page in changed), rendered), site.files)
+
+    def fresh(tree: output.StagingTree | None) -> Iterator[tuple[str, bytes | output.Staged]]:
+        # Closed on the way out, so a failed write stops the workers there and then.
+        with closing(render(tree)) as rendered:
+            yield from rendered
+        yield from site.files
+
     changed_paths = {page.output for page in changed}
     kept = [page.output for page in site.pages if page.output not in changed_paths]
     wanted = {page.output for page in site.pages} | {relative for relative, _ in site.files} \
         | set(statics)
     changes = len(changed) + len(site.files) + len(present.keys() - wanted)
     if in_place and present and not config.search and changes <= len(wanted) * _IN_PLACE_SHARE:
-        result = output.update_site(fresh, site_dir, present, copies=list(statics.items()),
-                                    kept=kept)
+        result = output.update_site(fresh(None), site_dir, present,
+                                    copies=list(statics.items()), kept=kept)
         return result.written, result.identities, None
     indexed: list[search.SearchStats] = []
     result = output.write_site(
@@ -714,33 +721,43 @@ def _warnings(site: Site, diagnostics: Sequence[Diagnostic],
     return tuple(sorted(found, key=by_place))
 
 
+_Rendered = tuple[str, "bytes | output.Staged"]
+"""A page rendered: its output path, and its bytes or, staged by the worker, its file."""
+
+
 def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], context: bytes,
-            workers: _Workers, progress: Progress | None) -> Iterator[bytes]:
-    """Each page's bytes, in order, as they are rendered (lazily: nothing is rendered
-    ahead of the consumer but the workers' few queued tasks). ``context`` is the build's
-    :func:`_context`, which covers the templates."""
-    for done, data in enumerate(_map(_page_renderer, pages, workers, config, nav, context),
-                                start=1):
+            workers: _Workers, progress: Progress | None, tree: output.StagingTree | None
+            ) -> Iterator[_Rendered]:
+    """Each page's output path and bytes, in order, as they are rendered (lazily: nothing
+    is rendered ahead of the consumer but the workers' few queued tasks); with ``tree``,
+    each page is staged there by the process that rendered it, which then hands on only
+    what it staged: file creation is spread over the workers, and the pages' bytes need
+    not cross to this process (at 10,000 stories, the parent writing every page became
+    the bottleneck once the workers reached the cheap list pages). ``context`` is the
+    build's :func:`_context`, which covers the templates."""
+    for done, rendered in enumerate(
+            _map(_page_renderer, pages, workers, config, nav, context, tree), start=1):
         if progress and (done % 100 == 0 or done == len(pages)):
             progress("render", done, len(pages))
-        yield data
+        yield rendered
 
 
-def _page_renderer(config: SiteConfig, nav: tuple[Link, ...], context: bytes
-                   ) -> Callable[[Page], bytes]:
+def _page_renderer(config: SiteConfig, nav: tuple[Link, ...], context: bytes,
+                   tree: output.StagingTree | None) -> Callable[[Page], _Rendered]:
     import jinja2
 
     from builder import render
 
     env = _environment(config, nav, context)
 
-    def render_one(page: Page) -> bytes:
+    def render_one(page: Page) -> _Rendered:
         try:
-            return render.render_page(page, env)
+            data = render.render_page(page, env)
         except jinja2.TemplateError as exc:  # a user's template is broken: say where
             where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
             raise BuildError(f"{where}cannot render {page.url} with template "
                              f"{page.template}: {exc.message or exc}") from None
+        return page.output, data if tree is None else output.stage_file(tree, page.output, data)
 
     return render_one
 
@@ -795,36 +812,45 @@ def _mapper(workers: _Workers) -> Callable[[Callable, Sequence], Iterator]:
 def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Workers,
          *arguments: object) -> Iterator:
     """Apply ``make_worker(*arguments)`` (a function of one item) to each of ``items``, in
-    order, yielding one result per item as they come; in worker processes when there is
+    order, yielding one result per item as they come; in several processes when there is
     enough work to pay for them. ``make_worker`` runs once per process (compiling templates,
     say), never per task.
 
-    Workers take tasks of :data:`_ITEMS_PER_TASK` items and only a few tasks are queued
-    ahead of the one being consumed, so a slow consumer (the writer) holds the workers back
-    instead of letting their results pile up in this process."""
+    Items go in tasks of :data:`_ITEMS_PER_TASK`. This process is one of the processes: it
+    runs every n-th task itself while n - 1 forked workers run the rest. One worker fewer
+    means one copy fewer of the parent's pages that a worker touches (reference counts
+    write to them): a forked renderer copied 200 MB of the site at 10,000 stories. Only a
+    few tasks are queued ahead of the one being consumed, so a slow consumer (the writer)
+    holds the workers back instead of letting their results pile up in this process."""
     processes = workers.for_items(len(items))
+    own = make_worker(*arguments)
     if processes == 1:
-        yield from map(make_worker(*arguments), items)
+        yield from map(own, items)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    tasks = ((start, min(start + _ITEMS_PER_TASK, len(items)))
-             for start in range(0, len(items), _ITEMS_PER_TASK))
+    tasks = [(start, min(start + _ITEMS_PER_TASK, len(items)))
+             for start in range(0, len(items), _ITEMS_PER_TASK)]
+    mine = [number % processes == processes - 1 for number in range(len(tasks))]
+    theirs = iter(compress(tasks, map(operator.not_, mine)))
     global _inherited
     _inherited = (make_worker, arguments, items)
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(_SWITCH_SECONDS_WHILE_POOLED)
     try:
-        with ProcessPoolExecutor(max_workers=processes,
+        with ProcessPoolExecutor(max_workers=processes - 1,
                                  mp_context=multiprocessing.get_context("fork")) as pool:
             queued: deque[Future] = deque(
                 pool.submit(_run_task, task)
-                for task in islice(tasks, processes * (1 + _TASKS_AHEAD_PER_WORKER)))
+                for task in islice(theirs, (processes - 1) * (1 + _TASKS_AHEAD_PER_WORKER)))
             try:
-                while queued:
-                    results = queued.popleft().result()
-                    queued.extend(pool.submit(_run_task, task) for task in islice(tasks, 1))
+                for (start, end), by_me in zip(tasks, mine):
+                    if by_me:  # while the workers run the tasks queued
+                        results = list(map(own, items[start:end]))
+                    else:
+                        results = queued.popleft().result()
+                        queued.extend(pool.submit(_run_task, task) for task in islice(theirs, 1))
                     yield from results
             finally:  # stopped early (an error, the consumer gone): drop what has not started
                 for future in queued:

@@ -320,8 +320,8 @@ def test_rebuilds_are_byte_identical_across_workers_and_environment(project, mon
                         lambda **kw: calls.append(kw) or ProcessPoolExecutor(**kw))
     # A cache of its own, so that it parses too rather than reuse the first build's parses.
     pipeline.build(config_for(project, output_dir="two", cache_dir=".cache-two"), jobs=2)
-    # read, related coverage and render in 2 processes each
-    assert [kw["max_workers"] for kw in calls] == [2, 2, 2]
+    # read, related coverage and render in 2 processes each: this one and a worker
+    assert [kw["max_workers"] for kw in calls] == [1, 1, 1]
     assert tree(project / "one") == tree(project / "two")
 
 
@@ -399,6 +399,54 @@ def test_a_template_error_mid_build_keeps_the_previous_site_and_no_staging(proje
     assert not output.reserve_path(project / "site").exists()
 
 
+@pytest.mark.parametrize("live_site", [False, True], ids=["first build", "site, no reserve"])
+def test_a_template_error_while_the_workers_stage_pages_leaves_no_staging(project, monkeypatch,
+                                                                        live_site):
+    """Without a reserve the workers stage the pages they render themselves; a failure
+    stops them, and the staging tree goes, the previous site (if any) untouched."""
+    for n in range(40):
+        add_story(project, n)
+    config = config_for(project)
+    if live_site:
+        pipeline.build(config, jobs=2)  # a first build swaps in: no reserve yet
+        assert not output.reserve_path(project / "site").exists()
+    before = tree(project / "site") if live_site else {}
+    (project / "templates").mkdir()
+    story = (render.DEFAULT_TEMPLATES / "story.html").read_text()
+    (project / "templates" / "story.html").write_text(
+        '{% if entry.story.id == "s0030" %}{{ no_such_value }}{% endif %}' + story)
+    monkeypatch.setattr(pipeline, "_ITEMS_PER_TASK", 4)
+    stagers = project / "stagers"  # the process of each page staged, from any process
+    stage_file = output.stage_file
+
+    def noted_stage_file(*args):
+        with open(stagers, "a") as note:
+            note.write(f"{os.getpid()}\n")
+        return stage_file(*args)
+
+    monkeypatch.setattr(output, "stage_file", noted_stage_file)
+    with pytest.raises(BuildError, match="no_such_value"):
+        pipeline.build(config.replace(title="Second"), jobs=2)
+    assert tree(project / "site") == before and leftovers(project) == []
+    staged_by = set(stagers.read_text().split())
+    assert len(staged_by) == 2  # this process and the worker each staged what it rendered
+
+
+def test_pages_the_workers_stage_are_links_to_the_live_site_where_their_bytes_are(project):
+    """The cache gone and no reserve: every page is rendered again, and each worker links
+    the live site's file instead of writing the same bytes."""
+    for n in range(40):
+        add_story(project, n)
+    config = config_for(project)
+    pipeline.build(config, jobs=2)
+    inodes = {p: (project / "site" / p).stat().st_ino for p in tree(project / "site")}
+    for path in config.cache_path.iterdir():
+        path.unlink()
+    result = pipeline.build(config, jobs=2)
+    assert result.rendered == result.pages and result.written == 0
+    assert {p: (project / "site" / p).stat().st_ino for p in inodes} == inodes
+
+
 _made_in_this_process = 0
 
 
@@ -410,8 +458,9 @@ def _numbered_worker(factor: int):
     return lambda item: (os.getpid(), made, item * factor)
 
 
-def test_workers_take_small_tasks_a_few_ahead_and_set_up_once_per_process(monkeypatch):
+def test_tasks_alternate_between_this_process_and_workers_kept_a_few_ahead(monkeypatch):
     monkeypatch.setattr(pipeline, "_ITEMS_PER_TASK", 3)
+    monkeypatch.setattr(sys.modules[__name__], "_made_in_this_process", 0)
     submitted = []
     submit = ProcessPoolExecutor.submit
     monkeypatch.setattr(ProcessPoolExecutor, "submit",
@@ -420,12 +469,18 @@ def test_workers_take_small_tasks_a_few_ahead_and_set_up_once_per_process(monkey
     results = []
     for result in pipeline._map(_numbered_worker, range(40), pipeline._Workers(2, 1), 10):
         results.append(result)
-        started = -(-len(results) // 3)  # tasks whose results have been handed out
-        assert len(submitted) <= started + 2 * (1 + pipeline._TASKS_AHEAD_PER_WORKER)
-    assert len(submitted) == 14  # 40 items, 3 a task
+        handed_out = -(-len(results) // 3)  # tasks whose results have been handed out
+        workers_tasks = -(-handed_out // 2)  # every other one ran in a worker
+        assert len(submitted) <= workers_tasks + (1 + pipeline._TASKS_AHEAD_PER_WORKER)
+    assert len(submitted) == 7  # 40 items, 3 a task: 14 tasks, half of them in the worker
     assert [value for _, _, value in results] == [n * 10 for n in range(40)]
-    assert all(pid != os.getpid() and made == 1 for pid, made, _ in results)
-    assert _made_in_this_process == 0
+    by_task = [{pid for pid, _, _ in results[start:start + 3]} for start in range(0, 40, 3)]
+    here = {os.getpid()}
+    assert by_task[1::2] == [here] * 7  # this process ran every second task ...
+    assert all(len(pids) == 1 and pids != here for pids in by_task[::2])  # ... a worker the rest
+    for pid in {pid for pid, _, _ in results}:  # one worker made per process
+        assert len({made for ran_in, made, _ in results if ran_in == pid}) == 1
+    assert _made_in_this_process == 1
     assert sys.getswitchinterval() == switch_interval  # shortened only while the pool ran
 
 

@@ -113,6 +113,39 @@ def test_body_keeps_what_stories_use():
     assert "<h1" not in html  # the headline stays the page's only h1
 
 
+MARKDOWN_SHAPES = [
+    "", "Plain text.", "# Head\n\nPara with *em*, **strong**, ~~gone~~ and `code`.",
+    "| a | b |\n|---|---|\n| 1 | 2 |\n", "- [x] done\n- [ ] to do\n",
+    "See https://example.org and www.example.com.", "```python\nx = 1 < 2\n```\n",
+    "<div>raw <script>alert(1)</script></div>\n\n<title>x</title>", "Ünïcode — “quoted” ✓",
+    "> quote\n>\n> > nested\n\n1. one\n2. two\n\n---\n\n![img](a.png \"t\")",
+]
+
+
+@pytest.mark.parametrize("text", MARKDOWN_SHAPES)
+def test_markdown_is_what_cmark_gfm_makes(text):
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    assert render._gfm_html(text) == cmarkgfm.github_flavored_markdown_to_html(
+        text, options=Options.CMARK_OPT_UNSAFE)
+
+
+def test_markdown_frees_what_cmark_allocates():
+    """cmarkgfm's own wrapper leaks each document and its HTML (20 KB a story here)."""
+    def resident_bytes() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    body = "\n\n".join(f"Paragraph {n} with a [link](https://example.org/{n}) and *words*. "
+                         * 4 for n in range(12))
+    for _ in range(200):  # the allocator's pools settle
+        render._gfm_html(body)
+    before = resident_bytes()
+    for _ in range(4000):
+        render._gfm_html(body)
+    assert resident_bytes() - before < 8 * 2**20  # leaking, 4,000 copies: 60 MB
+
+
 def test_removed_raw_html_is_reported_by_body_line():
     story = seed_story(body="Fine.\n\n<script>x()</script>\n\n`<script>` in code is fine\n\n"
                             "```\n<iframe>\n```\n<img src=a onerror=b>")
