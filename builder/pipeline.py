@@ -643,8 +643,8 @@ def _write(config: SiteConfig, site: Site, changed: Sequence[Page],
            in_place: bool, render: Callable[[output.StagingTree | None], Iterator[_Rendered]]
            ) -> tuple[int, dict[str, output.FileIdentity], search.SearchStats | None]:
     """Publish the site, the ``changed`` pages as ``render`` gives them (in their order,
-    consumed one by one as they are written; staged by the workers themselves in a staging
-    tree they may write to) and every other page's file kept, through a staging directory
+    consumed one by one as they are written; staged by the processes that render them in a
+    staging tree they may write to) and every other page's file kept, through a staging directory
     swapped in whole; or, when ``in_place`` is allowed, apply a small change to an existing
     site by a burst of renames (not for a first build, nor one whose search index must be
     made over the whole site)."""
