@@ -10,6 +10,7 @@ import concurrent.futures
 import datetime as dt
 import io
 import json
+import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -162,6 +163,38 @@ def test_write_site_stages_each_file_before_taking_the_next(tmp_path):
         assert output.write_site(pages(), out).written == 30
         assert tree(out) == {f"p{n}/index.html": page(n) for n in range(30)}
         assert leftovers(tmp_path) == []
+
+
+def _stage_all(tree: output.StagingTree, files: list[tuple[str, bytes]]) -> list[output.Staged]:
+    return [output.stage_file(tree, relative, data) for relative, data in files]
+
+
+def test_two_processes_stage_files_into_one_tree_side_by_side(tmp_path):
+    """Both make the same folders at once (the build's process and its worker do): every
+    file arrives, none is refused, and the tree is the site."""
+    files = [(f"tags/t{n % 7}/page/{n % 3}/f{n}/index.html", f"<p>{n}</p>".encode())
+             for n in range(400)]
+    halves = [files[0::2], files[1::2]]
+
+    def staged_by_two(tree: output.StagingTree | None):
+        assert tree is not None  # a first write: nothing to judge, the tree is open to all
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+            for half, staged in zip(halves, pool.map(_stage_all, [tree, tree], halves)):
+                yield from zip((relative for relative, _ in half), staged)
+
+    site = tmp_path / "site"
+    result = output.write_site(staged_by_two, site)
+    assert (result.written, result.linked) == (400, 0)
+    assert tree(site) == dict(files)
+    assert result.identities == output.snapshot(site)
+
+
+def test_a_stager_never_makes_a_removed_staging_tree_again(tmp_path):
+    """A worker still staging after the build failed and removed its tree: it fails."""
+    gone = output.StagingTree(str(tmp_path / ".site.gone"), str(tmp_path / "site"))
+    with pytest.raises(FileNotFoundError):
+        output.stage_file(gone, "2021/01/14/story/index.html", b"<p>late</p>")
+    assert not (tmp_path / ".site.gone").exists()
 
 
 def test_update_site_sets_each_changed_file_aside_before_taking_the_next(tmp_path):
