@@ -475,21 +475,20 @@ def _read_by_difference(config: SiteConfig, sources: Sequence[discover.Source], 
     new, parsed = _parses(config, fresh, store, workers, None)
     parses = {**before, **new}
     sketches = dict(previous.sketches)
-    memo, records = dict(previous.digests.memo), dict(previous.digests.records)
+    gone_stories = []
     for key in gone:
         result, sketched, _ = parses.pop(key)
         for story_id in sketched:
             del sketches[story_id]
-        for story in result.stories:
-            del memo[id(story)], records[id(story)]
-    for result, sketched, digested in new.values():
+        gone_stories.extend(result.stories)
+    for _, sketched, _ in new.values():
         if not sketched.keys().isdisjoint(sketches):
             return None
         sketches.update(sketched)
-        for story, digest in zip(result.stories, digested):
-            memo[id(story)], records[id(story)] = digest, story
-    return _Reading(list(map(_RESULT, map(parses.__getitem__, keys))), sketches,
-                    Digests(memo, records), parsed, parses, contested=False)
+    digests = previous.digests.changed(gone_stories, chain.from_iterable(
+        zip(result.stories, digested) for result, _, digested in new.values()))
+    return _Reading(list(map(_RESULT, map(parses.__getitem__, keys))), sketches, digests,
+                    parsed, parses, contested=False)
 
 
 def _parses(config: SiteConfig, sources: Sequence[discover.Source], store: Cache,

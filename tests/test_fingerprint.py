@@ -157,6 +157,15 @@ def test_a_digest_made_where_the_story_is_parsed_is_the_one_the_build_would_make
         record_digest(Link("a", "/a/"))  # a link is written out where it is shown
 
 
+def test_digests_changed_by_records_gone_and_new_leave_the_old_ones_as_they_were():
+    other = dataclasses.replace(STORY, id="b2", title="Other")
+    edited = dataclasses.replace(STORY, title="Edited")
+    before = Digests.of((story, record_digest(story)) for story in (STORY, other))
+    after = before.changed([STORY], [(edited, record_digest(edited))])
+    assert after == Digests.of((story, record_digest(story)) for story in (other, edited))
+    assert len(before) == 2 and id(STORY) in before.memo  # a copy: the old ones stay usable
+
+
 def test_installed_versions_are_the_ones_importlib_metadata_reads():
     import importlib.metadata
 
