@@ -145,7 +145,6 @@ def body_html(text: str) -> str:
 _GFM_OPTIONS = CmarkOptions.CMARK_OPT_UNSAFE | CmarkOptions.CMARK_OPT_GITHUB_PRE_LANG
 """UNSAFE keeps raw HTML for the allow-list sanitiser to judge tag by tag; PRE_LANG marks a
 fenced block's language as GitHub does."""
-_GFM_EXTENSIONS = ("table", "autolink", "tagfilter", "strikethrough", "tasklist")
 
 
 class _CmarkMemory(ctypes.Structure):
@@ -159,6 +158,12 @@ _CMARK = ctypes.CDLL(_cmark.__file__)  # the functions cmarkgfm's own interface 
 _CMARK.cmark_node_free.argtypes = [ctypes.c_void_p]
 _CMARK.cmark_node_free.restype = None
 _CMARK.cmark_get_default_mem_allocator.restype = ctypes.POINTER(_CmarkMemory)
+_CMARK_FREE = _CMARK.cmark_get_default_mem_allocator().contents.free
+"""What frees the HTML cmark renders (it allocates with its default allocator)."""
+core_extensions_ensure_registered()
+_GFM_EXTENSIONS = tuple(find_syntax_extension(name) for name in (
+    "table", "autolink", "tagfilter", "strikethrough", "tasklist"))
+"""GitHub's extensions, looked up once (static in cmark-gfm's library)."""
 
 
 def _gfm_html(text: str) -> str:
@@ -167,11 +172,10 @@ def _gfm_html(text: str) -> str:
     20 KB a story, 200 MB each time a long-lived process (the preview server) or a renderer
     goes through 10,000 story pages."""
     lib, ffi = _cmark.lib, _cmark.ffi
-    core_extensions_ensure_registered()
     parser = lib.cmark_parser_new(_GFM_OPTIONS)
     try:
-        for name in _GFM_EXTENSIONS:
-            lib.cmark_parser_attach_syntax_extension(parser, find_syntax_extension(name))
+        for extension in _GFM_EXTENSIONS:
+            lib.cmark_parser_attach_syntax_extension(parser, extension)
         encoded = text.encode("utf-8", "surrogatepass")
         lib.cmark_parser_feed(parser, encoded, len(encoded))
         document = lib.cmark_parser_finish(parser)
@@ -181,8 +185,7 @@ def _gfm_html(text: str) -> str:
             try:
                 return ffi.string(html).decode("utf-8", "surrogatepass")
             finally:
-                _CMARK.cmark_get_default_mem_allocator().contents.free(
-                    int(ffi.cast("uintptr_t", html)))
+                _CMARK_FREE(int(ffi.cast("uintptr_t", html)))
         finally:
             _CMARK.cmark_node_free(int(ffi.cast("uintptr_t", document)))
     finally:
