@@ -248,10 +248,17 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
             fingerprinter = Fingerprinter(page_context, known=(
                 [reading.digests, carried.digests] if carried else [reading.digests]))
             outputs = list(map(_OUTPUT, site.pages))
-            fingerprints = _fingerprints(site, fingerprinter, (
+            # A first build renders every page whatever its fingerprint: the processes that
+            # render the pages fingerprint them too, rather than this one alone beforehand
+            # while the other cores wait (not the preview's, which keeps this process's
+            # digests for its next build).
+            by_renderers = trusted is None and not warm and not (last and last.files)
+            fingerprints = [] if by_renderers else _fingerprints(site, fingerprinter, (
                 carried.site.pages, carried.fingerprints)
                 if carried and carried.page_context == page_context else None)
-            if trusted is not None:  # its files are as the last build left them: compare
+            if by_renderers:
+                changed = site.pages
+            elif trusted is not None:  # its files are as the last build left them: compare
                 # fingerprints alone, at C speed (a one-story rebuild of the preview)
                 changed = list(compress(site.pages, map(
                     operator.ne, map(carried.published.get, outputs), fingerprints)))
@@ -266,7 +273,8 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
             written, identities, indexed = _write(
                 config, site, changed, statics, present, in_place=in_place,
                 render=lambda tree: _render(changed, config, site.nav, context, workers,
-                                            progress, tree))
+                                            progress, tree, fingerprinter if by_renderers
+                                            else None, fingerprints))
         if indexed:  # indexing runs inside the write stage, before the swap: time it apart
             timings.append(("search", indexed.seconds))
             warnings = tuple(sorted({*warnings, *indexed.warnings}, key=by_place))
@@ -725,7 +733,8 @@ _Rendered = tuple[str, "bytes | output.Staged"]
 
 
 def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], context: bytes,
-            workers: _Workers, progress: Progress | None, tree: output.StagingTree | None
+            workers: _Workers, progress: Progress | None, tree: output.StagingTree | None,
+            fingerprinter: Fingerprinter | None = None, fingerprints: list[bytes] | None = None
             ) -> Iterator[_Rendered]:
     """Each page's output path and bytes, in order, as they are rendered (lazily: nothing
     is rendered ahead of the consumer but the workers' few queued tasks); with ``tree``,
@@ -733,30 +742,38 @@ def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], co
     what it staged: file creation is spread over the workers, and the pages' bytes need
     not cross to this process (at 10,000 stories, the parent writing every page became
     the bottleneck once the workers reached the cheap list pages). ``context`` is the
-    build's :func:`_context`, which covers the templates."""
-    for done, rendered in enumerate(
-            _map(_page_renderer, pages, workers, config, nav, context, tree), start=1):
+    build's :func:`_context`, which covers the templates. With ``fingerprinter``, the
+    process that renders a page fingerprints it too, and each fingerprint is appended to
+    ``fingerprints`` as its page comes."""
+    for done, (relative, rendered, fingerprint) in enumerate(
+            _map(_page_renderer, pages, workers, config, nav, context, tree, fingerprinter),
+            start=1):
+        if fingerprints is not None and fingerprinter is not None:
+            fingerprints.append(fingerprint)
         if progress and (done % 100 == 0 or done == len(pages)):
             progress("render", done, len(pages))
-        yield rendered
+        yield relative, rendered
 
 
 def _page_renderer(config: SiteConfig, nav: tuple[Link, ...], context: bytes,
-                   tree: output.StagingTree | None) -> Callable[[Page], _Rendered]:
+                   tree: output.StagingTree | None, fingerprinter: Fingerprinter | None
+                   ) -> Callable[[Page], tuple[str, bytes | output.Staged, bytes]]:
     import jinja2
 
     from builder import render
 
     env = _environment(config, nav, context)
+    fingerprint = fingerprinter.page if fingerprinter is not None else lambda page: b""
 
-    def render_one(page: Page) -> _Rendered:
+    def render_one(page: Page) -> tuple[str, bytes | output.Staged, bytes]:
         try:
             data = render.render_page(page, env)
         except jinja2.TemplateError as exc:  # a user's template is broken: say where
             where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "lineno", None) else ""
             raise BuildError(f"{where}cannot render {page.url} with template "
                              f"{page.template}: {exc.message or exc}") from None
-        return page.output, data if tree is None else output.stage_file(tree, page.output, data)
+        return (page.output, data if tree is None else output.stage_file(tree, page.output, data),
+                fingerprint(page))
 
     return render_one
 

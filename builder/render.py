@@ -105,6 +105,7 @@ def environment(config: SiteConfig, nav: Sequence[Link] = ()) -> jinja2.Environm
         site=config, nav=tuple(nav), story_jsonld=lambda entry: story_jsonld(entry, config),
         breadcrumb_jsonld=lambda crumbs: _breadcrumb_jsonld(crumbs, config),
         collection_jsonld=lambda page: _collection_jsonld(page, config),
+        fragment=_Fragments(env),
     )
     env.filters.update(
         href=lambda path: urls.href(config, path),
@@ -123,6 +124,32 @@ def render_page(page: Page, env: jinja2.Environment) -> bytes:
     """The bytes of one page: a pure function of the page and the environment."""
     template = env.get_template(page.template)
     return template.render(page=page, **page.data).encode("utf-8")
+
+
+class _Fragments:
+    """``fragment(name, entry)`` for templates: template ``name`` rendered with ``entry``
+    alone (and the globals), for a piece that shows one entry and nothing of its page (a
+    story's line in a list, its entry in a feed). Each is remembered for the environment's
+    life: a story listed on eight pages has its line rendered once. Entries are frozen, so
+    the very same entry object (kept with its fragment, so that its id cannot be reused)
+    renders the same fragment."""
+
+    def __init__(self, env: jinja2.Environment) -> None:
+        self._env = env
+        self._known: dict[tuple[str, int], tuple[Entry, Markup]] = {}
+
+    def __call__(self, name: str, entry: Entry) -> Markup:
+        found = self._known.get((name, id(entry)))
+        if found is None or found[0] is not entry:
+            if len(self._known) >= _FRAGMENTS_KEPT:  # bounds a long-lived process's memory
+                self._known.clear()
+            found = (entry, Markup(self._env.get_template(name).render(entry=entry)))
+            self._known[(name, id(entry))] = found
+        return found[1]
+
+
+_FRAGMENTS_KEPT = 50_000
+"""At most this many fragments are remembered (some 50 MB)."""
 
 
 # -- story bodies ------------------------------------------------------------------------

@@ -274,6 +274,27 @@ def test_one_process_and_two_build_the_same_site(tmp_path):
     assert tree(tmp_path / "two") == fresh_site(config, "one-process")
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_first_build_records_the_fingerprints_the_renderers_made(tmp_path, jobs):
+    """A first build's pages are fingerprinted by the processes that render them: the
+    record holds what fingerprinting the site in this process gives."""
+    config = make_project(tmp_path, 30)
+    first = pipeline.build(config, jobs=jobs)
+    with Cache.open(config.cache_path) as cache:
+        recorded = cache.last_build(config.output_path).files
+        reading = pipeline._read(config, discover.sources(config, cache), cache,
+                                 pipeline._workers(1), None)
+    site = assemble([s for result in reading.results for s in result.stories], config)
+    context = pipeline.Fingerprinter(b"").of((pipeline._context(config, None), site.nav))
+    expected = pipeline._fingerprints(site, pipeline.Fingerprinter(context), None)
+    assert first.rendered == len(site.pages) == len(expected)
+    assert [recorded[page.output].fingerprint for page in site.pages] == expected
+    # So one edit re-renders just what it would after any build.
+    path = stories_in(config)[4]
+    write(path, path.read_text().replace("A second paragraph.", "A corrected paragraph."))
+    assert 0 < pipeline.build(config, jobs=jobs).rendered < len(site.pages) / 3
+
+
 def test_a_warm_cache_object_serves_many_builds(tmp_path):
     config = make_project(tmp_path, 10)
     with Cache.open(config.cache_path) as cache:

@@ -1,5 +1,6 @@
 """Rendering: escaping everywhere, sanitised bodies, safe JSON-LD, what a story page shows."""
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -238,14 +239,22 @@ def test_undefined_names_in_templates_are_errors(tmp_path):
         render_site([seed_story()], SiteConfig(root=tmp_path))
 
 
-@pytest.mark.parametrize("url, golden", [
-    ("/2021/01/14/putin-and-erdogan-discuss/", "story.html"),
-    ("/atom.xml", "atom.xml"),
+def second_story():
+    return seed_story(id="b1", path="politics/b1.txt", slug="second", title="Second <story>",
+                      date=dt.date(2021, 1, 15), summary="", source="Trend",
+                      body="Another story entirely.", content_hash="def")
+
+
+@pytest.mark.parametrize("url, golden, stories", [
+    ("/2021/01/14/putin-and-erdogan-discuss/", "story.html", 1),
+    ("/atom.xml", "atom.xml", 1),
+    ("/", "home.html", 2),  # story lines: fragments reused from page to page
 ])
-def test_rendered_pages_match_the_golden_files(url, golden):
+def test_rendered_pages_match_the_golden_files(url, golden, stories):
     """Update with GAZETTE_UPDATE_GOLDEN=1 after an intended change, and review the diff."""
     html = render_site([seed_story(license="CC BY 2.5",
-                                   source_url="https://en.wikinews.org/wiki/X")])[url]
+                                   source_url="https://en.wikinews.org/wiki/X"),
+                        second_story()][:stories])[url]
     path = GOLDEN / golden
     if os.environ.get("GAZETTE_UPDATE_GOLDEN"):
         path.write_text(html, encoding="utf-8")
@@ -259,3 +268,29 @@ def test_a_hostile_source_url_is_shown_but_never_linked():
     assert credit.find("a") is None and "javascript:alert(1)" in text_of(credit)
     assert render.http_url("https://en.wikinews.org/wiki/X") == "https://en.wikinews.org/wiki/X"
     assert render.http_url("https://x.org/a b") == "" and render.http_url(None) == ""
+
+
+def test_a_story_line_is_rendered_once_per_entry_and_shown_alike_on_every_list():
+    config = SiteConfig(base_url="https://example.org/news/")
+    site = assemble([seed_story(), second_story()], config)
+    env = render.environment(config, site.nav)
+    pages = {p.url: render.render_page(p, env).decode() for p in site.pages}
+    entry = next(e for e in site.entries if e.story.id == "b1")
+    line = env.globals["fragment"]("_story_line.html", entry)
+    assert env.globals["fragment"]("_story_line.html", entry) is line  # remembered
+    lists = [url for url, html in pages.items() if line in html]
+    assert {"/", "/topics/politics/", "/sources/trend/"} <= set(lists)
+    assert "Second &lt;story&gt;" in line
+    # Another entry (an edit of the same story) is never served the remembered line.
+    edited = dataclasses.replace(entry, story=dataclasses.replace(entry.story, title="Edited"))
+    assert "Edited" in env.globals["fragment"]("_story_line.html", edited)
+    assert "Second" not in env.globals["fragment"]("_story_line.html", edited)
+
+
+def test_a_project_may_override_the_story_line(tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "_story_line.html").write_text(
+        "<li class=custom>{{ entry.story.title }}</li>\n")
+    pages = render_site([seed_story(), second_story()], SiteConfig(root=tmp_path))
+    assert pages["/"].count("<li class=custom>") == 2
+    assert "<li class=custom>Second &lt;story&gt;</li>" in pages["/topics/politics/"]
