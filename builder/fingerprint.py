@@ -29,7 +29,7 @@ from typing import Any
 from builder import __version__
 
 __all__ = ["DIGEST_SIZE", "Digests", "Fingerprinter", "code_identity", "folder_digest", "installed_version",
-           "record_digest"]
+           "RecordDigester"]
 
 DIGEST_SIZE = 16
 """Bytes per digest: 128 bits make an accidental collision among a site's pages
@@ -175,7 +175,7 @@ class Fingerprinter:
 
     def __init__(self, context: bytes, known: Iterable[Digests] = ()):
         """``known``: digests an earlier fingerprinter made (:meth:`digests`), or a parse
-        (:func:`record_digest`). A record's digest does not depend on the context, only on
+        (:class:`RecordDigester`). A record's digest does not depend on the context, only on
         the record, so they are this one's from the start."""
         self._context = b"c%d:" % len(context) + bytes(context)
         self._memo: dict[int, bytes] = {}
@@ -210,17 +210,34 @@ class Fingerprinter:
         return _sha256(self._encode(value)).digest()[:DIGEST_SIZE]
 
 
-def record_digest(record: object) -> bytes:
-    """What a :class:`Fingerprinter` remembers of a record it meets (a dataclass of more than
-    ``_INLINE_FIELDS`` fields, such as a story), made ahead of it: where the story is parsed,
-    in a worker, once per file, and handed to the build's fingerprinter through ``known``."""
-    memo: dict[int, bytes] = {}
-    encode, _ = _encoder(memo, {})
-    encode(record)
-    if id(record) not in memo:
-        raise TypeError(f"a {type(record).__qualname__} is not a record a fingerprinter "
-                        f"remembers")
-    return memo[id(record)]
+class RecordDigester:
+    """``digester(record)``: what a :class:`Fingerprinter` remembers of a record it meets
+    (a dataclass of more than ``_INLINE_FIELDS`` fields, such as a story), made ahead of
+    it: where the story is parsed, in a worker, once per file, and handed to the build's
+    fingerprinter through ``known``.
+
+    One digester serves record after record, remembering nothing of one for the next. An
+    encoder is a knot of closures, which only the cyclic collector frees: one made per
+    story was kept, with the story, until the build ended (builds pause the collector),
+    22 KB a story in every process that parses."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, bytes] = {}
+        self._alive: dict[int, object] = {}
+        self._texts: dict[str, bytes] = {}
+        self._encode, _ = _encoder(self._memo, self._alive, self._texts)
+
+    def __call__(self, record: object) -> bytes:
+        try:
+            self._encode(record)
+            if id(record) not in self._memo:
+                raise TypeError(f"a {type(record).__qualname__} is not a record a "
+                                f"fingerprinter remembers")
+            return self._memo[id(record)]
+        finally:
+            self._memo.clear()
+            self._alive.clear()
+            self._texts.clear()
 
 
 _sha256 = hashlib.sha256
@@ -240,12 +257,14 @@ the rest of encoding a text met once (a page's URL)."""
 _TIMES = (dt.date, dt.time, dt.timedelta, dt.tzinfo)
 
 
-def _encoder(memo: dict[int, bytes], alive: dict[int, object]
+def _encoder(memo: dict[int, bytes], alive: dict[int, object],
+             texts: dict[str, bytes] | None = None
              ) -> tuple[Callable[[object], bytes], Callable[[object], bytes | None]]:
     """``encode(value)``, an unambiguous encoding of ``value``, and ``fields(value)``, the
     encoding of a record's type and fields (None for a value that is no record), sharing
-    what they remember: ``memo`` (the digest of each record met, by id) and ``alive`` (those
-    records, so an id in ``memo`` is not reused while they live).
+    what they remember: ``memo`` (the digest of each record met, by id), ``alive`` (those
+    records, so an id in ``memo`` is not reused while they live) and ``texts`` (the
+    encoding of each short text met).
 
     The encoding is prefix-free: a value's bytes start with a letter naming its kind and
     show where they end (a length or count, a fixed size, or a terminator), so a stream of
@@ -261,7 +280,7 @@ def _encoder(memo: dict[int, bytes], alive: dict[int, object]
     The common kinds (text, remembered records) are handled inline in the loops over a
     sequence's items and a record's fields: a page shows thousands of them.
     """
-    texts: dict[str, bytes] = {}
+    texts = {} if texts is None else texts
     layouts: dict[type, tuple[bytes, Callable[[Any], tuple[Any, ...]], int] | None] = {}
     handlers: dict[type, Callable[[Any], bytes]] = {}
 

@@ -50,7 +50,7 @@ from builder.cache import Cache, PublishedFile, parse_context
 from builder.config import DEFAULT_STATIC, DEFAULT_TEMPLATES, SiteConfig
 from builder.errors import BuildError, ConfigError, ContentError, Diagnostic, by_place
 from builder.fingerprint import (
-    DIGEST_SIZE, Digests, Fingerprinter, code_identity, folder_digest, record_digest)
+    DIGEST_SIZE, Digests, Fingerprinter, RecordDigester, code_identity, folder_digest)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -531,7 +531,7 @@ def _parses(config: SiteConfig, sources: Sequence[discover.Source], store: Cache
 
 _Parse = tuple["ingest.FileResult", dict[str, "similarity.TextSketch"], tuple[bytes, ...]]
 """A file's parse, the text sketch of each of its stories by story id, and each story's
-fingerprint digest (:func:`builder.fingerprint.record_digest`), in the order of its stories."""
+fingerprint digest (:class:`builder.fingerprint.RecordDigester`), in the order of its stories."""
 
 
 def _file_parser(config: SiteConfig) -> Callable[[discover.Source], _Parse]:
@@ -540,6 +540,7 @@ def _file_parser(config: SiteConfig) -> Callable[[discover.Source], _Parse]:
     from builder import ingest, similarity  # the parsers: a no-op build never loads them
 
     sketcher = similarity.Sketcher()
+    record_digest = RecordDigester()
 
     def parse(source: discover.Source) -> _Parse:
         result = (ingest.read_file(Path(source.path), config) if source.data is None

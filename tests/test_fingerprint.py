@@ -12,7 +12,7 @@ import pytest
 
 from builder.assemble import Link, Page
 from builder.errors import Diagnostic
-from builder.fingerprint import Digests, Fingerprinter, folder_digest, record_digest
+from builder.fingerprint import Digests, Fingerprinter, RecordDigester, folder_digest
 from builder.model import Story
 
 REPO = Path(__file__).resolve().parent.parent
@@ -149,6 +149,7 @@ def test_a_digest_made_where_the_story_is_parsed_is_the_one_the_build_would_make
     digests as known, in another process, for an equal copy of the story (unpickled)."""
     other = dataclasses.replace(STORY, id="b2", title="Other", warnings=(
         Diagnostic("world/b2.md", 3, "a warning", hint="fix it"),))
+    record_digest = RecordDigester()
     made = Digests.of((story, record_digest(story)) for story in (STORY, other))
     shown = page(entries=(STORY, other), heading="H")
     assert Fingerprinter(b"ctx", known=[made]).page(shown) == Fingerprinter(b"ctx").page(shown)
@@ -157,9 +158,22 @@ def test_a_digest_made_where_the_story_is_parsed_is_the_one_the_build_would_make
         record_digest(Link("a", "/a/"))  # a link is written out where it is shown
 
 
+def test_a_record_digester_keeps_nothing_of_a_record_once_it_is_digested():
+    """Builds pause the cyclic collector: a digester that kept a story (or made a knot of
+    closures per story) held every parsed story until the build ended."""
+    digester = RecordDigester()
+    story = dataclasses.replace(STORY, id="c3", warnings=(
+        Diagnostic("world/c3.md", 3, "a warning", hint="fix it"),))
+    references = sys.getrefcount(story), sys.getrefcount(story.warnings[0])
+    first = digester(story)
+    assert (sys.getrefcount(story), sys.getrefcount(story.warnings[0])) == references
+    assert digester(story) == first == RecordDigester()(story)  # nothing carried over
+
+
 def test_digests_changed_by_records_gone_and_new_leave_the_old_ones_as_they_were():
     other = dataclasses.replace(STORY, id="b2", title="Other")
     edited = dataclasses.replace(STORY, title="Edited")
+    record_digest = RecordDigester()
     before = Digests.of((story, record_digest(story)) for story in (STORY, other))
     after = before.changed([STORY], [(edited, record_digest(edited))])
     assert after == Digests.of((story, record_digest(story)) for story in (other, edited))
