@@ -148,8 +148,10 @@ class _Fragments:
         return found[1]
 
 
-_FRAGMENTS_KEPT = 50_000
-"""At most this many fragments are remembered (some 50 MB)."""
+_FRAGMENTS_KEPT = 30_000
+"""At most this many fragments are remembered: a 10,000-story site's two kinds, with room.
+The bound matters to the preview server, whose environment lives from build to build: a
+fragment keeps its entry, and so its story, alive."""
 
 
 # -- story bodies ------------------------------------------------------------------------

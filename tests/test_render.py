@@ -294,3 +294,17 @@ def test_a_project_may_override_the_story_line(tmp_path):
     pages = render_site([seed_story(), second_story()], SiteConfig(root=tmp_path))
     assert pages["/"].count("<li class=custom>") == 2
     assert "<li class=custom>Second &lt;story&gt;</li>" in pages["/topics/politics/"]
+
+
+def test_remembered_fragments_are_bounded(monkeypatch):
+    """The preview's environment lives from build to build: what it remembers must not grow
+    with every edit (a fragment keeps its entry and story alive)."""
+    monkeypatch.setattr(render, "_FRAGMENTS_KEPT", 3)
+    config = SiteConfig()
+    entry = assemble([seed_story()], config).entries[0]
+    fragment = render.environment(config).globals["fragment"]
+    versions = [dataclasses.replace(entry, story=dataclasses.replace(entry.story, title=f"V{n}"))
+                for n in range(7)]
+    for version in versions:
+        assert version.story.title in fragment("_story_line.html", version)
+    assert len(fragment._known) <= 3
