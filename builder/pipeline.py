@@ -252,29 +252,32 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
             # render the pages fingerprint them too, rather than this one alone beforehand
             # while the other cores wait (not the preview's, which keeps this process's
             # digests for its next build).
-            by_renderers = trusted is None and not warm and not (last and last.files)
-            fingerprints = [] if by_renderers else _fingerprints(site, fingerprinter, (
-                carried.site.pages, carried.fingerprints)
-                if carried and carried.page_context == page_context else None)
-            if by_renderers:
+            fingerprints: list[bytes] = []
+            fingerprinting = None
+            if trusted is None and not warm and not (last and last.files):
                 changed = site.pages
-            elif trusted is not None:  # its files are as the last build left them: compare
-                # fingerprints alone, at C speed (a one-story rebuild of the preview)
-                changed = list(compress(site.pages, map(
-                    operator.ne, map(carried.published.get, outputs), fingerprints)))
+                fingerprinting = (fingerprinter, fingerprints)  # filled as pages render
             else:
-                previous = last.files if last else {}
-                changed = [page for page, fingerprint, was, now in zip(
-                               site.pages, fingerprints, map(previous.get, outputs),
-                               map(present.get, outputs))
-                           if not _still_published(was, fingerprint, now)]
+                fingerprints = _fingerprints(site, fingerprinter, (
+                    carried.site.pages, carried.fingerprints)
+                    if carried and carried.page_context == page_context else None)
+                if trusted is not None:  # its files are as the last build left them:
+                    # compare fingerprints alone, at C speed (a one-story rebuild of the
+                    # preview)
+                    changed = list(compress(site.pages, map(
+                        operator.ne, map(carried.published.get, outputs), fingerprints)))
+                else:
+                    previous = last.files if last else {}
+                    changed = [page for page, fingerprint, was, now in zip(
+                                   site.pages, fingerprints, map(previous.get, outputs),
+                                   map(present.get, outputs))
+                               if not _still_published(was, fingerprint, now)]
         # One stage: each page is written as it is rendered, while the next ones render.
         with _timed("render+write", timings):
             written, identities, indexed = _write(
                 config, site, changed, statics, present, in_place=in_place,
                 render=lambda tree: _render(changed, config, site.nav, context, workers,
-                                            progress, tree, fingerprinter if by_renderers
-                                            else None, fingerprints))
+                                            progress, tree, fingerprinting))
         if indexed:  # indexing runs inside the write stage, before the swap: time it apart
             timings.append(("search", indexed.seconds))
             warnings = tuple(sorted({*warnings, *indexed.warnings}, key=by_place))
@@ -735,7 +738,7 @@ _Rendered = tuple[str, "bytes | output.Staged"]
 
 def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], context: bytes,
             workers: _Workers, progress: Progress | None, tree: output.StagingTree | None,
-            fingerprinter: Fingerprinter | None = None, fingerprints: list[bytes] | None = None
+            fingerprinting: tuple[Fingerprinter, list[bytes]] | None = None
             ) -> Iterator[_Rendered]:
     """Each page's output path and bytes, in order, as they are rendered (lazily: nothing
     is rendered ahead of the consumer but the workers' few queued tasks); with ``tree``,
@@ -743,13 +746,14 @@ def _render(pages: Sequence[Page], config: SiteConfig, nav: tuple[Link, ...], co
     what it staged: file creation is spread over the workers, and the pages' bytes need
     not cross to this process (at 10,000 stories, the parent writing every page became
     the bottleneck once the workers reached the cheap list pages). ``context`` is the
-    build's :func:`_context`, which covers the templates. With ``fingerprinter``, the
-    process that renders a page fingerprints it too, and each fingerprint is appended to
-    ``fingerprints`` as its page comes."""
+    build's :func:`_context`, which covers the templates. With ``fingerprinting``, a
+    fingerprinter and a list, the process that renders a page fingerprints it too, and
+    each fingerprint is appended to the list as its page comes."""
+    fingerprinter, fingerprints = fingerprinting or (None, None)
     for done, (relative, rendered, fingerprint) in enumerate(
             _map(_page_renderer, pages, workers, config, nav, context, tree, fingerprinter),
             start=1):
-        if fingerprints is not None and fingerprinter is not None:
+        if fingerprints is not None:
             fingerprints.append(fingerprint)
         if progress and (done % 100 == 0 or done == len(pages)):
             progress("render", done, len(pages))

@@ -8,6 +8,7 @@ allow-list sanitiser before it reaches a template.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import html as html_lib
 import json
@@ -15,7 +16,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import ctypes
 import jinja2
 import nh3
 import pygments
