@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: build test serve bench bench-full check chromium clean
+.PHONY: build test serve bench bench-full check chromium clean bytecode
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,16 +15,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# Gazette's own bytecode, compiled ahead: pip compiles an installed package's modules but
+# not an editable one's, and where PYTHONDONTWRITEBYTECODE is set (Docker images, CI) Python
+# would compile them afresh on every run, 0.05 to 0.1 s of a 0.4 s no-op build. Quick
+# when nothing changed.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q builder
+
 # Extra flags for one build, e.g. make build GAZETTE_FLAGS="--base-url https://user.github.io/news/"
 GAZETTE_FLAGS ?=
 
-build: $(STAMP)
+build: bytecode
 	$(BIN)/gazette build $(GAZETTE_FLAGS)
 
-serve: $(STAMP)
+serve: bytecode
 	$(BIN)/gazette serve
 
-check: $(STAMP)
+check: bytecode
 	$(BIN)/gazette check
 
 # Browser tests need Debian's Chromium; install it when it is missing and we may.
@@ -44,13 +51,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 test: $(STAMP) chromium node_modules/.package-lock.json
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: bytecode
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.compare
 	$(BIN)/python -m benchmarks.preview
 
-bench-full: $(STAMP)
+bench-full: bytecode
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks.run --full
 	$(BIN)/python -m benchmarks.compare

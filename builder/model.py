@@ -7,7 +7,9 @@ site's pages; ``render`` turns pages into bytes. Nothing here does I/O.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
+from typing import TypeVar
 
 from builder.errors import Diagnostic
 
@@ -22,6 +24,33 @@ SCHEMA_KEYS = (
 """The normalized front-matter keys, in the order they are written."""
 
 
+_Fielded = TypeVar("_Fielded", bound=type)
+
+
+def pickled_by_fields(cls: _Fielded) -> _Fielded:
+    """For a frozen, slotted dataclass pickled in bulk (parses go to the cache and come
+    back from worker processes): its pickled state is the tuple of its fields' values, read
+    and set by names listed once. Dataclasses' own looks the fields up again for every
+    object, three quarters of the time it took to unpickle a parse."""
+    names = tuple(field.name for field in fields(cls))
+    if len(names) < 2:
+        raise TypeError(f"{cls.__name__}: pickled_by_fields wants two fields or more")
+    values = operator.attrgetter(*names)
+    assign = object.__setattr__  # the classes are frozen
+
+    def __getstate__(self: object) -> tuple:
+        return values(self)
+
+    def __setstate__(self: object, state: tuple) -> None:
+        for name, value in zip(names, state, strict=True):
+            assign(self, name, value)
+
+    cls.__getstate__ = __getstate__
+    cls.__setstate__ = __setstate__
+    return cls
+
+
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Story:
     """One news story, normalized whatever shape its file arrived in."""

@@ -13,7 +13,7 @@ import datetime as dt
 import html as html_lib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import jinja2
@@ -95,7 +95,7 @@ def environment(config: SiteConfig, nav: Sequence[Link] = ()) -> jinja2.Environm
     Autoescaping is on for every template whatever its file name (``.xml`` and ``.atom``
     included: HTML escaping is valid XML escaping), and an undefined name is an error.
     """
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(config.templates_path)),
                                     jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES))]),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
@@ -118,6 +118,17 @@ def environment(config: SiteConfig, nav: Sequence[Link] = ()) -> jinja2.Environm
         http_url=http_url,
     )
     return env
+
+
+class _Environment(jinja2.Environment):
+    """Each template's globals are a dict of its own, made as it loads, not Jinja's
+    ChainMap over the environment's: every render copies them into its context and every
+    ``import`` compares their names, both in Python for a ChainMap (40 µs a page, or a
+    story's line in a list; 5 µs with a dict). All globals are set before any template
+    loads, as Jinja advises, so no template misses one."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
 
 
 def render_page(page: Page, env: jinja2.Environment) -> bytes:

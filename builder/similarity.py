@@ -36,7 +36,7 @@ from types import MappingProxyType
 
 import numpy
 
-from builder.model import Moment, Story, chronological
+from builder.model import Moment, Story, chronological, pickled_by_fields
 
 __all__ = [
     "SKETCH_VERSION",
@@ -84,6 +84,7 @@ _WORD = re.compile(r"\w+")
 _MAX_REMEMBERED_WORDS = 500_000  # bounds a Sketcher's memory on huge archives
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class TextSketch:
     """A fixed-size summary of a text's shingle set, enough to estimate its similarity to
@@ -142,14 +143,12 @@ class Sketcher:
     def __init__(self) -> None:
         # A shingle's hash is the XOR of its words' positional hashes (tabulation hashing
         # over words): one row of the table per word, one column per position in a shingle.
-        self._rows: dict[str, int] = {}
+        self._rows: dict[bytes, int] = {}
         self._table = numpy.zeros((1024, SHINGLE_WORDS), dtype=numpy.uint64)
 
     def sketch(self, text: str) -> TextSketch:
         exact = exact_digest(text)
-        # NFKC leaves ASCII as it is: most wire copy need not pay for it.
-        words = _WORD.findall((text if text.isascii()
-                               else unicodedata.normalize("NFKC", text)).casefold())
+        words = _words(text)
         count = len(words) - SHINGLE_WORDS + 1
         if count <= 0:
             return TextSketch(shingles=0, exact=exact)
@@ -164,7 +163,7 @@ class Sketcher:
         return TextSketch(shingles=len(distinct), values=_one_permutation_minima(distinct),
                           exact=exact)
 
-    def _learn(self, words: list[str]) -> None:
+    def _learn(self, words: list[bytes]) -> None:
         rows = self._rows
         unseen = list(set(words).difference(rows))
         if not unseen:
@@ -178,11 +177,36 @@ class Sketcher:
                                 dtype=numpy.uint64)
             grown[:start] = self._table[:start]
             self._table = grown
-        digests = b"".join(hashlib.blake2b(word.encode("utf-8", "surrogatepass"),
-                                           digest_size=8 * SHINGLE_WORDS, key=_HASH_KEY).digest()
-                           for word in unseen)
+        digests = b"".join(hashlib.blake2b(word, digest_size=8 * SHINGLE_WORDS,
+                                           key=_HASH_KEY).digest() for word in unseen)
         self._table[start:end] = numpy.frombuffer(digests, dtype="<u8").reshape(-1, SHINGLE_WORDS)
         rows.update(zip(unseen, range(start, end)))
+
+
+def _words(text: str) -> list[bytes]:
+    """The words of ``text`` as shingles are made of, in UTF-8: the runs of word characters
+    (``\\w``) of its NFKC normal form, casefolded.
+
+    Wire copy is ASCII but for a few marks of punctuation (curly quotes, dashes, no-break
+    spaces): with those turned into spaces (each is no word character, nor is what NFKC
+    makes of it, so the words stay the same) the rest is split at C speed, four times as
+    fast as the regular expression over the whole text."""
+    plain = text
+    for mark in _PUNCTUATION_OUTSIDE_ASCII:
+        if mark in plain:
+            plain = plain.replace(mark, " ")
+    if plain.isascii():
+        return plain.encode("ascii").lower().translate(_ASCII_NON_WORD_TO_SPACE).split()
+    return [word.encode("utf-8", "surrogatepass")
+            for word in _WORD.findall(unicodedata.normalize("NFKC", text).casefold())]
+
+
+_PUNCTUATION_OUTSIDE_ASCII = "\u2019\u201c\u201d\u2018\u2014\u2013\u00a0\u2026"
+"""’ “ ” ‘ — – (no-break space) …: what keeps most wire copy from being ASCII."""
+_ASCII_NON_WORD_TO_SPACE = bytes(
+    byte if byte < 128 and (chr(byte).isalnum() or byte == ord("_")) else ord(" ")
+    for byte in range(256))
+"""A byte table: ASCII word characters (``\\w``) kept, every other byte a space."""
 
 
 def _one_permutation_minima(hashes: numpy.ndarray) -> bytes:

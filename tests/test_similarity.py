@@ -12,6 +12,7 @@ import random
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from builder.similarity import (
     related_inputs,
     related_stories,
 )
+from builder.similarity import _words
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dups"
 DAY = dt.date(2021, 1, 14)
@@ -117,6 +119,9 @@ def test_similarity_estimate_is_close_to_the_true_jaccard():
      "eee0f8c1b39bbf7eff5c10381f50a581"),
     ("Баку, 14 января. Café ﬁnance straße: Azərbaycan və Türkiyə qaz sazişi imzalayıb, "
      "nazirlik bildirib.", 10, "de402a91d05dc727317cfaca25e0883b"),
+    ("“We intend to double trade,” Josep Sokolov said — referring to the Kremlin’s "
+     "website… the ‘landmark’ deal\u00a0of 2021 – signed. " * 3, 20,
+     "10c0c7751247799a707e5377bfc7b4d6"),
 ])
 def test_sketches_are_the_ones_stored_in_caches(text, shingles, digest):
     """Caches keep sketches under ``SKETCH_VERSION``: how a sketch is computed may change,
@@ -125,6 +130,16 @@ def test_sketches_are_the_ones_stored_in_caches(text, shingles, digest):
     sketch = Sketcher().sketch(text)
     assert sketch.shingles == shingles
     assert hashlib.sha256(sketch.values).hexdigest()[:32] == digest
+
+
+@given(st.text(alphabet=st.sampled_from(
+    "Ab z09_ .,;'\"-\n\t’“”‘—–\u00a0…éÉßİﬁ²\u0301Жж"), max_size=80))
+def test_words_are_the_word_runs_of_the_casefolded_nfkc_text(text):
+    """Wire copy's punctuation outside ASCII is split away before the fast ASCII path;
+    whatever the text, the words are those of the definition (sketch values depend on it)."""
+    expected = [word.encode() for word in
+                re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold())]
+    assert _words(text) == expected
 
 
 def test_sketches_are_the_same_in_every_process():

@@ -26,11 +26,12 @@ from builder.ingest.problems import Problem, Unreadable
 from builder.ingest.record import Draft, Place, finish
 from builder.ingest.slug import story_slug
 from builder.ingest.sniff import sniff
-from builder.model import Story
+from builder.model import Story, pickled_by_fields
 
 __all__ = ["FileResult", "parse_bytes", "read_file", "story_slug"]
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class FileResult:
     """Everything read from one file."""
