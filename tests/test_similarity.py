@@ -316,6 +316,16 @@ def test_same_topic_and_closeness_in_time_raise_the_score():
     assert related["me"] == ("same-topic", "other-topic", "later")
 
 
+def test_the_closer_in_time_comes_first_whether_before_or_after():
+    me = story("me", tags=("Pipeline",), date=DAY)
+    day_before = story("day-before", tags=("Pipeline",), date=DAY - dt.timedelta(days=1))
+    two_days_after = story("two-days-after", tags=("Pipeline",), date=DAY + dt.timedelta(days=2))
+    undated = story("undated", tags=("Pipeline",), date=None)
+    related = related_stories([two_days_after, undated, me, day_before])
+    assert related["me"] == ("day-before", "two-days-after", "undated")
+    assert related["undated"] == ("two-days-after", "me", "day-before")  # 0.5 each: newest first
+
+
 def test_stories_without_shared_tags_are_not_related():
     related = related_stories([story("a", tags=("Baku",)), story("b", tags=("Ankara",)),
                                story("c")])
