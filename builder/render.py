@@ -175,9 +175,12 @@ def body_html(text: str) -> str:
     headings move one level down so the page's headline stays its only ``h1``.
     """
     html = _gfm_html(text)
-    html = _FENCED_CODE.sub(_highlighted, html)
-    # cmark escapes every '<' of code, so each one left opens a tag or is stray text.
-    html = _TAG_START.sub(_escape_non_element, html)
+    if '<pre lang="' in html:
+        html = _FENCED_CODE.sub(_highlighted, html)
+    # cmark escapes every '<' of the text, so each one left opens a tag or is stray text;
+    # without a '<' in the text (most stories) all of them are cmark's own elements.
+    if "<" in text:
+        html = _TAG_START.sub(_escape_non_element, html)
     html = _HEADING.sub(lambda m: f"<{m.group(1)}h{int(m.group(2)) + 1}", html)
     return _SANITISER.clean(html)
 
