@@ -32,7 +32,7 @@ from pathlib import Path
 
 from benchmarks.generate import write_corpus
 from benchmarks.measure import (BenchmarkError, OutputCount, Run, Summary, count_output,
-                                machine, memory, repeat, run_timed, table)
+                                machine, memory, repeat, run_timed, set_aside, table)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ("gazette", "pelican", "hugo")
@@ -300,15 +300,12 @@ def available_tools(requested: Sequence[str]) -> tuple[list[str], list[str]]:
     return usable, notes
 
 
-def measure_tool(builder: Builder, repeats: int, log: Callable[[str], None] | None = None
-                 ) -> ToolResult:
-    """Cold builds, then second builds over the last cold build's output."""
+def measure_tool(builder: Builder, repeats: int, trash: Path,
+                 log: Callable[[str], None] | None = None) -> ToolResult:
+    """Cold builds, each after the last one's output and caches are moved into ``trash``
+    (:func:`set_aside`), then second builds over the last cold build's output."""
     def clean(_: int) -> None:
-        for path in builder.scratch:
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+        set_aside(builder.scratch, trash)
 
     def run(command: Sequence[str]) -> Callable[[], Run]:
         return lambda: run_timed(command, builder.cwd, builder.env)
@@ -330,6 +327,8 @@ def compare(size: int, repeats: int, seed: int, tools: Sequence[str],
         prepare_sites(root, size, seed, tools)
         log(f"corpus: {size:,} stories (seed {seed}) written in "
             f"{time.perf_counter() - started:.1f} s")
+        trash = root / ".trash"  # deleted with the corpus, after the measurements
+        trash.mkdir()
         results = []
         for tool in tools:
             if tool == "gazette":
@@ -340,7 +339,7 @@ def compare(size: int, repeats: int, seed: int, tools: Sequence[str],
                 builder = hugo_builder(root, hugo_executable())
             log(f"{tool}: {repeats} cold and {repeats} second builds …")
             try:
-                results.append(measure_tool(builder, repeats, log))
+                results.append(measure_tool(builder, repeats, trash, log))
             except BenchmarkError as exc:
                 log(f"{tool}: FAILED: {exc}")
         return results

@@ -20,7 +20,6 @@ Times are medians of ``--repeat`` runs. ``--full`` adds a 100,000-story archive.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 import tempfile
@@ -31,8 +30,8 @@ from pathlib import Path
 
 from benchmarks.compare import gazette_builder, prepare_sites
 from benchmarks.measure import (BenchmarkError, OutputCount, Run, Summary, count_output,
-                                files_touched, machine, memory, repeat, run_timed, snapshot_mtimes,
-                                table)
+                                files_touched, machine, memory, repeat, run_timed, set_aside,
+                                snapshot_mtimes, table)
 
 DEFAULT_SIZES = (1_000, 10_000)
 FULL_SIZE = 100_000
@@ -126,13 +125,14 @@ def _measure_builds(root: Path, repeats: int, log: Callable[[str], None], size: 
                     ) -> tuple[Summary, Summary, Summary, OutputCount, int, int]:
     builder = gazette_builder(root)
     site = builder.output
+    trash = root / ".trash"  # deleted with the corpus, after the measurements
+    trash.mkdir()
 
     def build() -> Run:
         return run_timed(builder.command, builder.cwd, builder.env)
 
     def clean(_: int) -> None:
-        for path in builder.scratch:
-            shutil.rmtree(path, ignore_errors=True)
+        set_aside(builder.scratch, trash)
 
     log(f"{size:,} stories: {repeats} cold builds …")
     cold = repeat(repeats, clean, build, log, "cold")

@@ -31,8 +31,8 @@ def pickled_by_fields(cls: _Fielded) -> _Fielded:
     """For a frozen, slotted dataclass pickled in bulk (parses go to the cache and come
     back from worker processes): its pickled state is the tuple of its fields' values, read
     and set by names listed once. Dataclasses' own looks the fields up again for every
-    object, three quarters of the time it took to unpickle a parse."""
-    names = tuple(field.name for field in fields(cls))
+    object: 10,000 parses took a quarter longer to unpickle, and to pickle."""
+    names = tuple(each.name for each in fields(cls))
     if len(names) < 2:
         raise TypeError(f"{cls.__name__}: pickled_by_fields wants two fields or more")
     values = operator.attrgetter(*names)

@@ -188,8 +188,8 @@ def _words(text: str) -> list[bytes]:
 
     Wire copy is ASCII but for a few marks of punctuation (curly quotes, dashes, no-break
     spaces): with those turned into spaces (each is no word character, nor is what NFKC
-    makes of it, so the words stay the same) the rest is split at C speed, four times as
-    fast as the regular expression over the whole text."""
+    makes of it, so the words stay the same) the rest is split at C speed, in under a third
+    of the time the regular expression takes over the whole text."""
     plain = text
     for mark in _PUNCTUATION_OUTSIDE_ASCII:
         if mark in plain:

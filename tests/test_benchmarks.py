@@ -144,6 +144,22 @@ def test_touched_files_count_writes_creations_and_deletions(tmp_path):
     assert measure.count_output(tmp_path) == measure.OutputCount(html_pages=1, files=2)
 
 
+def test_set_aside_moves_outputs_off_without_deleting_a_file(tmp_path):
+    site, cache, missing = tmp_path / "site", tmp_path / ".cache", tmp_path / "never-made"
+    (site / "a").mkdir(parents=True)
+    (site / "a" / "index.html").write_text("page")
+    cache.write_text("db")
+    trash = tmp_path / ".trash"
+    trash.mkdir()
+    for _ in range(2):  # twice, as before two cold builds
+        measure.set_aside([site, cache, missing], trash)
+        assert not site.exists() and not cache.exists()
+        site.mkdir()
+        cache.write_text("db")
+    kept = sorted(path.relative_to(trash).parts[1:] for path in trash.rglob("*") if path.is_file())
+    assert kept == [("0-site", "a", "index.html"), ("1-.cache",), ("1-.cache",)]
+
+
 def test_edit_story_appends_a_correction_and_keeps_the_shape(tmp_path):
     (path,) = write_corpus(tmp_path, 1, seed=4)
     original = path.read_text()
