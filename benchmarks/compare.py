@@ -11,7 +11,7 @@ related stories and duplicate detection and excludes search indexing (``search =
 its date archive stops at months like theirs (``archive_days = false``: by default Gazette
 also writes a page per day, some 5,000 more pages at 10,000 stories).
 
-Figures: cold build (output and every cache deleted first), second build (Gazette: nothing
+Figures: cold build (output and every cache moved aside first), second build (Gazette: nothing
 changed; Pelican: with its content cache; Hugo: run again over its own output), peak RSS of
 the cold build; medians of ``--repeat`` runs. Gazette's times are printed as ratios to the
 others measured in the same run.

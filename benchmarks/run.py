@@ -8,7 +8,7 @@ temporary project, and:
 - normalize: stories per second through ``builder.ingest.parse_bytes`` in a loop, in this
   process, on one core (at most the first 10,000 files; bytes are read before timing);
 - cold build: ``gazette --root DIR build`` as a child process with ``site/`` and the cache
-  deleted first;
+  moved aside first (``measure.set_aside``);
 - no-op rebuild: the same command again with nothing changed;
 - one-story edit: a correction appended to one story (a different one each run), then a build;
 - peak RSS of the cold build (see ``benchmarks.measure``), HTML pages and files written, and
