@@ -28,11 +28,11 @@ from builder.similarity import (
     DuplicateIndex,
     Sketcher,
     TextSketch,
+    _words,
     find_duplicates,
     related_inputs,
     related_stories,
 )
-from builder.similarity import _words
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dups"
 DAY = dt.date(2021, 1, 14)
