@@ -327,8 +327,6 @@ def compare(size: int, repeats: int, seed: int, tools: Sequence[str],
         prepare_sites(root, size, seed, tools)
         log(f"corpus: {size:,} stories (seed {seed}) written in "
             f"{time.perf_counter() - started:.1f} s")
-        trash = root / ".trash"  # deleted with the corpus, after the measurements
-        trash.mkdir()
         results = []
         for tool in tools:
             if tool == "gazette":
@@ -339,7 +337,8 @@ def compare(size: int, repeats: int, seed: int, tools: Sequence[str],
                 builder = hugo_builder(root, hugo_executable())
             log(f"{tool}: {repeats} cold and {repeats} second builds …")
             try:
-                results.append(measure_tool(builder, repeats, trash, log))
+                # the trash goes with the corpus, after the measurements
+                results.append(measure_tool(builder, repeats, root / ".trash", log))
             except BenchmarkError as exc:
                 log(f"{tool}: FAILED: {exc}")
         return results

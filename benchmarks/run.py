@@ -125,14 +125,12 @@ def _measure_builds(root: Path, repeats: int, log: Callable[[str], None], size: 
                     ) -> tuple[Summary, Summary, Summary, OutputCount, int, int]:
     builder = gazette_builder(root)
     site = builder.output
-    trash = root / ".trash"  # deleted with the corpus, after the measurements
-    trash.mkdir()
 
     def build() -> Run:
         return run_timed(builder.command, builder.cwd, builder.env)
 
     def clean(_: int) -> None:
-        set_aside(builder.scratch, trash)
+        set_aside(builder.scratch, root / ".trash")  # deleted with the corpus, at the end
 
     log(f"{size:,} stories: {repeats} cold builds …")
     cold = repeat(repeats, clean, build, log, "cold")

@@ -149,8 +149,7 @@ def test_set_aside_moves_outputs_off_without_deleting_a_file(tmp_path):
     (site / "a").mkdir(parents=True)
     (site / "a" / "index.html").write_text("page")
     cache.write_text("db")
-    trash = tmp_path / ".trash"
-    trash.mkdir()
+    trash = tmp_path / ".trash"  # made by the first call
     for _ in range(2):  # twice, as before two cold builds
         measure.set_aside([site, cache, missing], trash)
         assert not site.exists() and not cache.exists()
