@@ -25,16 +25,21 @@ def run() -> None:
     except KeyboardInterrupt:  # after the command had finished, just before exiting
         print("gazette: interrupted", file=sys.stderr)
         status = 130
-    # The work is done and reported: a Ctrl-C during interpreter shutdown changes nothing.
+    # The work is done and reported: a Ctrl-C from here on changes nothing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if status == 130:
-        # CPython 3.11 remembers a KeyboardInterrupt that escaped code run by exec() of a
-        # string (dataclasses make their methods so while a module imports) as unhandled
-        # even once caught, and would end the process by SIGINT, not with this status.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    sys.exit(status)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe (gazette build | head): the reader has gone
+            pass
+    # Ends without the interpreter's teardown, which would free one by one what the last
+    # build leaves in this process's caches (the rendered pieces keep every story alive):
+    # 0.33 s of a 10,000-story build. Every file and the cache's transactions are closed
+    # by now. (Also, CPython 3.11 remembers a KeyboardInterrupt that escaped code run by
+    # exec() of a string, as dataclasses make their methods while a module imports, as
+    # unhandled even once caught, and a normal exit would end the process by SIGINT, not
+    # with status 130.)
+    os._exit(status)
 
 
 def main(argv: list[str] | None = None) -> int:

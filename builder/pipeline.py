@@ -37,11 +37,10 @@ import operator
 import os
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
-from itertools import chain, compress, islice
+from itertools import chain, compress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +71,8 @@ _MIN_ITEMS_PER_WORKER = 500
 _ITEMS_PER_TASK = 250
 """Items a worker process handles per task: its results (a few MB of rendered pages) cross
 back pickled at once, so the pages held in memory stay a few tasks' worth."""
+_LAST_ITEMS_PER_TASK = 10
+"""The smallest task, at the very end of a stage."""
 _TASKS_AHEAD_PER_WORKER = 2
 """Tasks queued per worker beyond the one whose results are being consumed: enough to keep
 every worker busy, few enough that results cannot pile up when the writer is slower."""
@@ -837,12 +838,16 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     enough work to pay for them. ``make_worker`` runs once per process (compiling templates,
     say), never per task.
 
-    Items go in tasks of :data:`_ITEMS_PER_TASK`. This process is one of the processes: it
-    runs every n-th task itself while n - 1 forked workers run the rest. One worker fewer
-    means one copy fewer of the parent's pages that a worker touches (reference counts
-    write to them): a forked renderer copied 200 MB of the site at 10,000 stories. Only a
-    few tasks are queued ahead of the one being consumed, so a slow consumer (the writer)
-    holds the workers back instead of letting their results pile up in this process."""
+    Items go in tasks of :data:`_ITEMS_PER_TASK` (smaller at the end: :func:`_tasks`). This process is one of the processes:
+    n - 1 forked workers run tasks queued a few ahead, and whenever the next results are not
+    ready yet this process runs the next unqueued task itself instead of waiting. It also
+    consumes every result (stores parses, writes pages), so it takes fewer tasks than a
+    worker: with every other task its own, the worker sat idle for the second or so this
+    process spent storing 10,000 parses. One worker fewer means one copy fewer of the
+    parent's pages that a worker touches (reference counts write to them): a forked
+    renderer copied 200 MB of the site at 10,000 stories. Results wait here at most a few
+    tasks' worth, so a slow consumer (the writer) holds the workers back instead of
+    letting their results pile up in this process."""
     processes = workers.for_items(len(items))
     own = make_worker(*arguments)
     if processes == 1:
@@ -851,10 +856,8 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    tasks = [(start, min(start + _ITEMS_PER_TASK, len(items)))
-             for start in range(0, len(items), _ITEMS_PER_TASK)]
-    mine = [number % processes == processes - 1 for number in range(len(tasks))]
-    theirs = iter(compress(tasks, map(operator.not_, mine)))
+    ahead = (processes - 1) * (1 + _TASKS_AHEAD_PER_WORKER)
+    tasks = _tasks(len(items), processes + ahead)
     global _inherited
     _inherited = (make_worker, arguments, items)
     switch_interval = sys.getswitchinterval()
@@ -862,23 +865,44 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     try:
         with ProcessPoolExecutor(max_workers=processes - 1,
                                  mp_context=multiprocessing.get_context("fork")) as pool:
-            queued: deque[Future] = deque(
-                pool.submit(_run_task, task)
-                for task in islice(theirs, (processes - 1) * (1 + _TASKS_AHEAD_PER_WORKER)))
+            queued: dict[int, Future] = {}  # by task number
+            done_here: dict[int, list] = {}
+            unassigned = 0  # tasks before it are queued, done here, or handed out
             try:
-                for (start, end), by_me in zip(tasks, mine):
-                    if by_me:  # while the workers run the tasks queued
-                        results = list(map(own, items[start:end]))
-                    else:
-                        results = queued.popleft().result()
-                        queued.extend(pool.submit(_run_task, task) for task in islice(theirs, 1))
+                for number in range(len(tasks)):
+                    while len(queued) < ahead and unassigned < len(tasks):
+                        queued[unassigned] = pool.submit(_run_task, tasks[unassigned])
+                        unassigned += 1
+                    results = done_here.pop(number, None)
+                    if results is None:
+                        future = queued.pop(number)
+                        while (not future.done() and len(done_here) < ahead
+                               and unassigned < len(tasks)):
+                            start, end = tasks[unassigned]
+                            done_here[unassigned] = list(map(own, items[start:end]))
+                            unassigned += 1
+                        results = future.result()
                     yield from results
             finally:  # stopped early (an error, the consumer gone): drop what has not started
-                for future in queued:
+                for future in queued.values():
                     future.cancel()
     finally:
         _inherited = None
         sys.setswitchinterval(switch_interval)
+
+
+def _tasks(count: int, shares: int) -> list[tuple[int, int]]:
+    """Bounds of tasks covering ``count`` items: :data:`_ITEMS_PER_TASK` each, then smaller
+    towards the end, each a ``shares``-th of what remains ("guided self-scheduling",
+    Polychronopoulos & Kuck, 1987), so that when the last task is handed out the work
+    still queued is small and no process waits long for the others to finish."""
+    bounds = []
+    start = 0
+    while start < count:
+        size = max(_LAST_ITEMS_PER_TASK, min(_ITEMS_PER_TASK, (count - start) // shares))
+        bounds.append((start, min(start + size, count)))
+        start += size
+    return bounds
 
 
 _inherited: tuple[Callable[..., Callable], tuple[object, ...], Sequence] | None = None

@@ -13,12 +13,15 @@ import json
 import multiprocessing
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import html5lib
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from builder import ingest, output, pipeline, render
 from builder.config import SiteConfig
@@ -491,30 +494,83 @@ def _numbered_worker(factor: int):
     return lambda item: (os.getpid(), made, item * factor)
 
 
-def test_tasks_alternate_between_this_process_and_workers_kept_a_few_ahead(monkeypatch):
+def _tasks_by_process(results: list, count: int) -> list[set[int]]:
+    """The processes that ran each task's items (one per task when tasks stay whole)."""
+    return [{pid for pid, _, _ in results[start:end]}
+            for start, end in pipeline._tasks(count, 2 + 1 + pipeline._TASKS_AHEAD_PER_WORKER)]
+
+
+def test_tasks_are_shared_with_a_worker_kept_a_few_ahead(monkeypatch):
     monkeypatch.setattr(pipeline, "_ITEMS_PER_TASK", 3)
+    monkeypatch.setattr(pipeline, "_LAST_ITEMS_PER_TASK", 1)
     monkeypatch.setattr(sys.modules[__name__], "_made_in_this_process", 0)
     submitted = []
     submit = ProcessPoolExecutor.submit
     monkeypatch.setattr(ProcessPoolExecutor, "submit",
                         lambda pool, *task: submitted.append(task) or submit(pool, *task))
     switch_interval = sys.getswitchinterval()
+    ahead = 1 + pipeline._TASKS_AHEAD_PER_WORKER
     results = []
     for result in pipeline._map(_numbered_worker, range(40), pipeline._Workers(2, 1), 10):
         results.append(result)
-        handed_out = -(-len(results) // 3)  # tasks whose results have been handed out
-        workers_tasks = -(-handed_out // 2)  # every other one ran in a worker
-        assert len(submitted) <= workers_tasks + (1 + pipeline._TASKS_AHEAD_PER_WORKER)
-    assert len(submitted) == 7  # 40 items, 3 a task: 14 tasks, half of them in the worker
+        handed_out = sum(end <= len(results) for _, end in pipeline._tasks(40, 2 + ahead))
+        assert len(submitted) <= handed_out + ahead  # the worker's queue stays short
     assert [value for _, _, value in results] == [n * 10 for n in range(40)]
-    by_task = [{pid for pid, _, _ in results[start:start + 3]} for start in range(0, 40, 3)]
-    here = {os.getpid()}
-    assert by_task[1::2] == [here] * 7  # this process ran every second task ...
-    assert all(len(pids) == 1 and pids != here for pids in by_task[::2])  # ... a worker the rest
+    assert all(len(pids) == 1 for pids in _tasks_by_process(results, 40))  # tasks stay whole
+    assert len(submitted) == sum(pids != {os.getpid()} for pids in _tasks_by_process(results, 40))
     for pid in {pid for pid, _, _ in results}:  # one worker made per process
         assert len({made for ran_in, made, _ in results if ran_in == pid}) == 1
     assert _made_in_this_process == 1
     assert sys.getswitchinterval() == switch_interval  # shortened only while the pool ran
+
+
+def _slow_to_start_in_workers(parent: int, seconds: float):
+    if os.getpid() != parent:
+        time.sleep(seconds)  # as a worker compiling the templates
+    return lambda item: (os.getpid(), 0, item)
+
+
+def test_this_process_runs_tasks_while_the_worker_is_busy(monkeypatch):
+    """It runs the next tasks itself rather than wait for a worker's results, as many as a
+    worker has queued."""
+    monkeypatch.setattr(pipeline, "_ITEMS_PER_TASK", 3)
+    monkeypatch.setattr(pipeline, "_LAST_ITEMS_PER_TASK", 1)
+    ahead = 1 + pipeline._TASKS_AHEAD_PER_WORKER
+    results = list(pipeline._map(_slow_to_start_in_workers, range(60),
+                                 pipeline._Workers(2, 1), os.getpid(), 0.5))
+    by_task = _tasks_by_process(results, 60)
+    assert all(pids != {os.getpid()} for pids in by_task[:ahead])  # queued for the worker
+    assert by_task[ahead:2 * ahead] == [{os.getpid()}] * ahead  # run here meanwhile
+
+
+def test_the_worker_runs_the_tasks_while_this_process_consumes(monkeypatch):
+    """Consuming results (storing parses, writing pages) is this process's work too: while
+    it is slow at that, the worker's results are ready whenever it looks, and it runs few
+    tasks itself (a few while the worker starts)."""
+    monkeypatch.setattr(pipeline, "_ITEMS_PER_TASK", 3)
+    monkeypatch.setattr(pipeline, "_LAST_ITEMS_PER_TASK", 1)
+    results = []
+    for result in pipeline._map(_numbered_worker, range(60), pipeline._Workers(2, 1), 1):
+        time.sleep(0.02)
+        results.append(result)
+    here = sum(pids == {os.getpid()} for pids in _tasks_by_process(results, 60))
+    assert here < len(_tasks_by_process(results, 60)) / 2
+
+
+@given(count=st.integers(0, 5000), shares=st.integers(1, 12))
+def test_tasks_cover_the_items_in_order_and_shrink_towards_the_end(count, shares):
+    tasks = pipeline._tasks(count, shares)
+    if not count:
+        assert tasks == []
+        return
+    assert [start for start, _ in tasks] == [0, *(end for _, end in tasks[:-1])]
+    assert tasks[-1][1] == count
+    sizes = [end - start for start, end in tasks]
+    assert all(0 < size <= pipeline._ITEMS_PER_TASK for size in sizes)
+    assert sizes[:-1] == sorted(sizes[:-1], reverse=True)  # the last one takes what is left
+    for (start, end) in tasks[:-1]:  # a share of what remains, however small it gets
+        assert end - start == max(pipeline._LAST_ITEMS_PER_TASK,
+                                  min(pipeline._ITEMS_PER_TASK, (count - start) // shares))
 
 
 def test_check_reports_without_writing(project):
