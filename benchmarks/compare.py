@@ -13,7 +13,7 @@ also writes a page per day, some 5,000 more pages at 10,000 stories).
 
 Figures: cold build (output and every cache moved aside first), second build (Gazette: nothing
 changed; Pelican: with its content cache; Hugo: run again over its own output), peak RSS of
-the cold build; medians of ``--repeat`` runs. Gazette's times are printed as ratios to the
+the cold build; medians of ``--repeat`` runs, the tools taking turns round by round. Gazette's times are printed as ratios to the
 others measured in the same run.
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from benchmarks.generate import write_corpus
 from benchmarks.measure import (BenchmarkError, OutputCount, Run, Summary, count_output,
-                                machine, memory, repeat, run_timed, set_aside, table)
+                                machine, measure_once, memory, run_timed, set_aside, table)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ("gazette", "pelican", "hugo")
@@ -300,22 +300,53 @@ def available_tools(requested: Sequence[str]) -> tuple[list[str], list[str]]:
     return usable, notes
 
 
-def measure_tool(builder: Builder, repeats: int, trash: Path,
-                 log: Callable[[str], None] | None = None) -> ToolResult:
+def measure_tools(builders: Sequence[Builder], repeats: int, trash: Path,
+                  log: Callable[[str], None] = print) -> list[ToolResult]:
     """Cold builds, each after the last one's output and caches are moved into ``trash``
-    (:func:`set_aside`), then second builds over the last cold build's output."""
-    def clean(_: int) -> None:
-        set_aside(builder.scratch, trash)
+    (:func:`set_aside`), then second builds over the last cold build's output.
 
-    def run(command: Sequence[str]) -> Callable[[], Run]:
-        return lambda: run_timed(command, builder.cwd, builder.env)
+    The tools take turns, round after round (Gazette, Hugo, Gazette, Hugo, ...), so that
+    a shared machine's speed, which drifts by a third within minutes here, weighs on each
+    tool alike instead of on whichever ran while it was slow. A tool whose build fails is
+    reported and left out of the later rounds."""
+    cold: dict[str, list[Run]] = {builder.tool: [] for builder in builders}
+    second: dict[str, list[Run]] = {builder.tool: [] for builder in builders}
+    failed: set[str] = set()
 
-    cold = repeat(repeats, clean, run(builder.command), log, "cold")
-    output = count_output(builder.output)
-    if builder.second_command != builder.command:
-        run(builder.second_command)()  # fill the cache the second builds read
-    second = repeat(repeats, lambda _: None, run(builder.second_command), log, "second")
-    return ToolResult(builder.tool, builder.version, cold, second, builder.second_label, output)
+    def take_turns(runs: dict[str, list[Run]], label: str,
+                   command: Callable[[Builder], Sequence[str]],
+                   prepare: Callable[[Builder], None]) -> None:
+        for number in range(1, repeats + 1):
+            for builder in builders:
+                if builder.tool in failed:
+                    continue
+                try:
+                    runs[builder.tool].append(measure_once(
+                        lambda: prepare(builder),
+                        lambda: run_timed(command(builder), builder.cwd, builder.env),
+                        log, f"{builder.tool} {label} {number}/{repeats}"))
+                except BenchmarkError as exc:
+                    log(f"{builder.tool}: FAILED: {exc}")
+                    failed.add(builder.tool)
+
+    log(f"{repeats} cold builds per tool, taking turns …")
+    take_turns(cold, "cold", lambda builder: builder.command,
+               lambda builder: set_aside(builder.scratch, trash))
+    outputs = {builder.tool: count_output(builder.output) for builder in builders
+               if builder.tool not in failed}
+    for builder in builders:
+        if builder.tool not in failed and builder.second_command != builder.command:
+            try:  # fill the cache the second builds read
+                run_timed(builder.second_command, builder.cwd, builder.env)
+            except BenchmarkError as exc:
+                log(f"{builder.tool}: FAILED: {exc}")
+                failed.add(builder.tool)
+    log(f"{repeats} second builds per tool, taking turns …")
+    take_turns(second, "second", lambda builder: builder.second_command, lambda _: None)
+    return [ToolResult(builder.tool, builder.version, Summary.of(cold[builder.tool]),
+                       Summary.of(second[builder.tool]), builder.second_label,
+                       outputs[builder.tool])
+            for builder in builders if builder.tool not in failed]
 
 
 def compare(size: int, repeats: int, seed: int, tools: Sequence[str],
@@ -327,21 +358,11 @@ def compare(size: int, repeats: int, seed: int, tools: Sequence[str],
         prepare_sites(root, size, seed, tools)
         log(f"corpus: {size:,} stories (seed {seed}) written in "
             f"{time.perf_counter() - started:.1f} s")
-        results = []
-        for tool in tools:
-            if tool == "gazette":
-                builder = gazette_builder(root)
-            elif tool == "pelican":
-                builder = pelican_builder(root)
-            else:
-                builder = hugo_builder(root, hugo_executable())
-            log(f"{tool}: {repeats} cold and {repeats} second builds …")
-            try:
-                # the trash goes with the corpus, after the measurements
-                results.append(measure_tool(builder, repeats, root / ".trash", log))
-            except BenchmarkError as exc:
-                log(f"{tool}: FAILED: {exc}")
-        return results
+        builders = [gazette_builder(root) if tool == "gazette"
+                    else pelican_builder(root) if tool == "pelican"
+                    else hugo_builder(root, hugo_executable()) for tool in tools]
+        # the trash goes with the corpus, after the measurements
+        return measure_tools(builders, repeats, root / ".trash", log)
 
 
 def report(results: Sequence[ToolResult], size: int, repeats: int) -> str:

@@ -154,24 +154,28 @@ def _tree_memory(process: "psutil.Process", *, pss: bool) -> tuple[int, int]:
 
 def repeat(times: int, prepare: Callable[[int], None], measure: Callable[[], Run],
            log: Callable[[str], None] | None = None, label: str = "run") -> Summary:
-    """``prepare(i)`` (untimed) then ``measure()``, ``times`` times; the medians.
+    """``prepare(i)`` (untimed) then ``measure()``, ``times`` times; the medians
+    (:func:`measure_once` each time)."""
+    return Summary.of([measure_once(lambda: prepare(i), measure, log, f"{label} {i + 1}/{times}")
+                       for i in range(times)])
 
-    Before each timed run the disk's pending writes are flushed (``sync``, untimed, as
+
+def measure_once(prepare: Callable[[], None], measure: Callable[[], Run],
+                 log: Callable[[str], None] | None = None, label: str = "run") -> Run:
+    """``prepare()`` (untimed) then ``measure()``.
+
+    Before the timed run the disk's pending writes are flushed (``sync``, untimed, as
     hyperfine users do with ``--prepare sync``): else a run right after a cold build pays
     for writing back the hundreds of megabytes that build left in the page cache (a no-op
     measured 0.38 s on a settled disk took 0.6 s straight after a cold build).
 
-    Each run is logged as it finishes, so a long benchmark shows its progress."""
-    runs = []
-    for i in range(times):
-        prepare(i)
-        os.sync()
-        runs.append(measure())
-        if log:
-            last = runs[-1]
-            log(f"  {label} {i + 1}/{times}: {last.seconds:.2f} s (CPU {last.cpu_seconds:.2f} s), "
-                f"{mib(last.peak_rss)}")
-    return Summary.of(runs)
+    The run is logged as it finishes, so a long benchmark shows its progress."""
+    prepare()
+    os.sync()
+    run = measure()
+    if log:
+        log(f"  {label}: {run.seconds:.2f} s (CPU {run.cpu_seconds:.2f} s), {mib(run.peak_rss)}")
+    return run
 
 
 def set_aside(paths: Sequence[Path], trash: Path) -> None:

@@ -207,6 +207,30 @@ def test_compare_builds_equivalent_page_sets(tmp_path):
         assert "Gazette / hugo: cold" in text
 
 
+def test_tools_take_turns_and_a_failing_one_is_left_out(tmp_path):
+    """Round after round each tool builds once, so a drifting machine weighs on all alike."""
+    def builder(tool: str, code: str) -> compare.Builder:
+        folder = tmp_path / tool
+        (folder / "out").mkdir(parents=True)
+        (folder / "out" / "index.html").write_text("<p>page</p>")
+        command = [sys.executable, "-c", code]
+        return compare.Builder(tool, "1", command, folder, folder / "out", (folder / "cache",),
+                               command, "second build")
+
+    lines: list[str] = []
+    results = compare.measure_tools(
+        [builder("first", "pass"), builder("broken", "raise SystemExit(3)"),
+         builder("second", "pass")], 3, tmp_path / "trash", lines.append)
+    timed = [line.split(":")[0].strip() for line in lines if line.startswith("  ")]
+    assert timed == ["first cold 1/3", "second cold 1/3", "first cold 2/3", "second cold 2/3",
+                     "first cold 3/3", "second cold 3/3", "first second 1/3",
+                     "second second 1/3", "first second 2/3", "second second 2/3",
+                     "first second 3/3", "second second 3/3"]
+    assert [line for line in lines if "FAILED" in line][0].startswith("broken: FAILED")
+    assert [r.tool for r in results] == ["first", "second"]
+    assert all(r.cold.runs == r.second.runs == 3 and r.output.html_pages == 1 for r in results)
+
+
 def test_preview_measures_save_to_served_page(tmp_path):
     from benchmarks import preview
 
