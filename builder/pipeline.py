@@ -222,6 +222,9 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                 if not unchanged:
                     reading = _read(config, sources, store, workers, progress,
                                     carried.reading if carried else None)
+                    # Parsed: the files' bytes go (43 MB at 10,000 stories, else held to
+                    # the end of the build, and in memory the render workers start with).
+                    sources = [s if s.data is None else s.without_bytes() for s in sources]
                 elif trusted is None:  # the preview's own folder goes unrecorded
                     store.record_tree(site_dir, output.tree_record(site_dir, present))
         if unchanged:  # the same inputs and the same output: the site is already built
@@ -304,7 +307,7 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
     if not warm:
         return result, None
     return result, _Carried(
-        config=config, sources=[s if s.data is None else s.without_bytes() for s in sources],
+        config=config, sources=sources,
         reading=reading, site=site, page_context=page_context, fingerprints=fingerprints,
         published=by_output, output=site_dir, present=identities,
         digests=_digests_kept(fingerprinter, site), removed_html=removed_html)
@@ -856,6 +859,7 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    _release_free_memory()
     ahead = (processes - 1) * (1 + _TASKS_AHEAD_PER_WORKER)
     tasks = _tasks(len(items), processes + ahead)
     global _inherited
@@ -889,6 +893,19 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     finally:
         _inherited = None
         sys.setswitchinterval(switch_interval)
+
+
+def _release_free_memory() -> None:
+    """Hand the memory this process has freed back to the system before it forks: a forked
+    worker starts with every resident page of its parent in its own RSS, and the C
+    allocator keeps what Python frees (the read stage's pickles, among others) resident.
+    Before the render workers of a 10,000-story build: 42 MB fewer resident in the parent,
+    twice that fewer summed over the processes, in 5 ms. Only glibc has ``malloc_trim``."""
+    import ctypes
+
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def _tasks(count: int, shares: int) -> list[tuple[int, int]]:

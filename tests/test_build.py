@@ -557,6 +557,26 @@ def test_the_worker_runs_the_tasks_while_this_process_consumes(monkeypatch):
     assert here < len(_tasks_by_process(results, 60)) / 2
 
 
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_freed_memory_goes_back_to_the_system_before_workers_fork():
+    """A forked worker's RSS starts with every resident page of this process, freed or not."""
+    import ctypes
+
+    if not hasattr(ctypes.CDLL(None), "malloc_trim") or not Path("/proc/self/statm").exists():
+        pytest.skip("needs glibc and /proc")
+    blocks = [bytes(4000) for _ in range(25_000)]  # 100 MB in blocks the C allocator keeps
+    last = blocks[-1]  # the heap cannot shrink from its end past this one
+    del blocks
+    freed = _resident_bytes()
+    pipeline._release_free_memory()
+    assert _resident_bytes() < freed - 50 * 2**20
+    assert len(last) == 4000
+
+
 @given(count=st.integers(0, 5000), shares=st.integers(1, 12))
 def test_tasks_cover_the_items_in_order_and_shrink_towards_the_end(count, shares):
     tasks = pipeline._tasks(count, shares)
