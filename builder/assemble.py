@@ -28,8 +28,8 @@ from builder.errors import BuildError, Diagnostic, by_place
 from builder.model import Moment, Story, chronological
 
 __all__ = [
-    "ArchiveNode", "Entry", "Link", "Page", "Pagination", "Site", "Term", "assemble",
-    "find_collisions", "same", "shown_path", "term_key",
+    "ArchiveNode", "Entry", "Link", "Page", "Pagination", "Site", "Spawn", "Term", "assemble",
+    "at_once", "find_collisions", "same", "shown_path", "term_key",
 ]
 
 TAXONOMY_LABELS = {"topics": "Topics", "tags": "Tags", "sources": "Sources",
@@ -227,6 +227,17 @@ def _compute(_key: bytes, compute: Callable[[], T]) -> T:
     return compute()
 
 
+Spawn = Callable[[Callable[[], T]], Callable[[], T]]
+"""``spawn(compute)``: start ``compute()`` (elsewhere, while the caller goes on) and return a
+function that waits for its result."""
+
+
+def at_once(compute: Callable[[], T]) -> Callable[[], T]:
+    """The :data:`Spawn` that computes right away, here."""
+    result = compute()
+    return lambda: result
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def term_key(name: str) -> str:
     """The identity of a term name: case and Unicode normalisation do not count.
@@ -240,7 +251,7 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
              build_time: dt.datetime | None = None,
              sketches: Mapping[str, similarity.TextSketch] | None = None,
              memo: Memo | None = None, previous: Site | None = None,
-             mapper: similarity.Mapper = map) -> Site:
+             mapper: similarity.Mapper = map, spawn: Spawn = at_once) -> Site:
     """Turn the stories into the site: order, terms, archive, pages and diagnostics.
 
     ``build_time`` comes from ``SOURCE_DATE_EPOCH`` when the caller has it; without it
@@ -248,7 +259,9 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     story id) are text sketches made while reading; missing ones are made here. ``memo``
     may return an earlier result of the costliest step, related coverage, whose inputs
     are unchanged (the build cache's :meth:`~builder.cache.Cache.remembered`); when it must be
-    computed, ``mapper`` may spread it over processes (:func:`similarity.related_stories`).
+    computed, ``mapper`` may spread it over processes (:func:`similarity.related_stories`),
+    and ``spawn`` may find the wire copies in another process while this one groups the
+    terms and makes the URLs.
 
     ``previous``, the site an earlier call returned in this process, lends its terms, entries,
     archive nodes and pages wherever the new ones are the same values (:func:`same`), and a story page
@@ -271,12 +284,8 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
     published, clashes = _drop_reused_ids(published, config)
     diagnostics.extend(clashes)
     newest_first = sorted(published, key=lambda s: s.sort_key, reverse=True)
-    duplicates = similarity.find_duplicates(newest_first, config.duplicate_threshold,
-                                            sketches=sketches)
-    related = (memo or _compute)(
-        similarity.related_inputs(newest_first, duplicates, k=config.related_count),
-        lambda: dict(similarity.related_stories(newest_first, duplicates,
-                                                k=config.related_count, mapper=mapper)))
+    finding_duplicates = spawn(lambda: similarity.find_duplicates(
+        newest_first, config.duplicate_threshold, sketches=sketches))
     # Undated stories sort as '' and so land last in newest-first order.
     taxonomies, term_diagnostics = _taxonomies(newest_first, config)
     diagnostics.extend(term_diagnostics)
@@ -288,6 +297,11 @@ def assemble(stories: Iterable[Story], config: SiteConfig,
               for kind, terms in taxonomies.items()}
     url_of, url_diagnostics = _story_urls(newest_first, config)
     diagnostics.extend(url_diagnostics)
+    duplicates = finding_duplicates()
+    related = (memo or _compute)(
+        similarity.related_inputs(newest_first, duplicates, k=config.related_count),
+        lambda: dict(similarity.related_stories(newest_first, duplicates,
+                                                k=config.related_count, mapper=mapper)))
     entries = _entries(newest_first, url_of, lookup, duplicates, related,
                        previous.entries if previous else ())
     listed = _once_per_copy(entries)

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from builder import ingest, search, similarity
-    from builder.assemble import Link, Memo, Page, Site
+    from builder.assemble import Link, Memo, Page, Site, Spawn
     from builder.model import Story
 
 __all__ = ["BuildResult", "CheckResult", "Progress", "WarmBuilds", "build", "check"]
@@ -240,7 +240,7 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
         with _timed("assemble", timings):
             site = assemble(stories, config, build_time=build_time, sketches=reading.sketches,
                             memo=_memo(store), previous=carried.site if carried else None,
-                            mapper=_mapper(workers))
+                            mapper=_mapper(workers), spawn=_spawner(workers, len(stories)))
             statics = static_files(config)
             _refuse_collisions(site, statics)
             removed_html = _removed_html(site, config, carried.removed_html if carried else {})
@@ -832,6 +832,46 @@ def _mapper(workers: _Workers) -> Callable[[Callable, Sequence], Iterator]:
     """``mapper(function, items)`` for assemble's costly steps: :func:`_map` over the
     workers, which inherit ``function`` (and all it refers to) by fork."""
     return lambda function, items: _map(lambda: function, items, workers)
+
+
+def _spawner(workers: _Workers, items: int) -> Spawn:
+    """``spawn(compute)`` for assemble: ``compute()`` in a forked process, which inherits it
+    and all it refers to, while this one goes on; in this process when ``items`` are too few
+    to pay for a process. Finding the wire copies of 10,000 stories (0.5 s) so overlaps
+    grouping their terms and making their URLs (0.4 s)."""
+    if workers.for_items(items) < 2:
+        from builder.assemble import at_once
+
+        return at_once
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    def spawn(compute: Callable[[], object]) -> Callable[[], object]:
+        global _spawned
+        _spawned = compute
+        try:  # the pool forks its process in submit: it inherits ``compute`` from here
+            pool = ProcessPoolExecutor(max_workers=1,
+                                       mp_context=multiprocessing.get_context("fork"))
+            future = pool.submit(_run_spawned)
+        finally:
+            _spawned = None
+
+        def result() -> object:
+            try:
+                return future.result()
+            finally:
+                pool.shutdown()
+        return result
+    return spawn  # type: ignore[return-value]
+
+
+_spawned: Callable[[], object] | None = None
+"""What the process being forked by :func:`_spawner` is to compute."""
+
+
+def _run_spawned() -> object:
+    assert _spawned is not None  # set by spawn before the pool forks
+    return _spawned()
 
 
 def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Workers,

@@ -245,6 +245,9 @@ class DuplicateIndex:
         membership = {story_id: group for group in self.groups for story_id in group}
         object.__setattr__(self, "_group_of", MappingProxyType(membership))
 
+    def __reduce__(self) -> tuple[type[DuplicateIndex], tuple[tuple[tuple[str, ...], ...]]]:
+        return DuplicateIndex, (self.groups,)  # the groups say it all (found in a worker)
+
     def group_of(self, story_id: str) -> tuple[str, ...]:
         """The whole group ``story_id`` belongs to, canonical first; () when it has no copies."""
         return self._group_of.get(story_id, ())

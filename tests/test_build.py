@@ -356,8 +356,9 @@ def test_rebuilds_are_byte_identical_across_workers_and_environment(project, mon
                         lambda **kw: calls.append(kw) or ProcessPoolExecutor(**kw))
     # A cache of its own, so that it parses too rather than reuse the first build's parses.
     pipeline.build(config_for(project, output_dir="two", cache_dir=".cache-two"), jobs=2)
-    # read, related coverage and render in 2 processes each: this one and a worker
-    assert [kw["max_workers"] for kw in calls] == [1, 1, 1]
+    # read, related coverage and render in 2 processes each: this one and a worker; wire
+    # copies found in a worker while this process groups terms
+    assert [kw["max_workers"] for kw in calls] == [1, 1, 1, 1]
     assert tree(project / "one") == tree(project / "two")
 
 
@@ -555,6 +556,23 @@ def test_the_worker_runs_the_tasks_while_this_process_consumes(monkeypatch):
         results.append(result)
     here = sum(pids == {os.getpid()} for pids in _tasks_by_process(results, 60))
     assert here < len(_tasks_by_process(results, 60)) / 2
+
+
+def _where_and(value: int) -> tuple[int, int]:
+    if value < 0:
+        raise ValueError(f"negative: {value}")
+    return os.getpid(), value * 2
+
+
+def test_spawned_work_runs_in_another_process_and_its_result_or_error_comes_back():
+    spawn = pipeline._spawner(pipeline._Workers(2, 1), 2)
+    ran_in, value = spawn(lambda: _where_and(21))()
+    assert ran_in != os.getpid() and value == 42
+    failing = spawn(lambda: _where_and(-1))
+    with pytest.raises(ValueError, match="negative: -1"):
+        failing()
+    alone = pipeline._spawner(pipeline._Workers(2, 500), 10)  # too little work for a process
+    assert alone(lambda: _where_and(1))() == (os.getpid(), 2)
 
 
 def _resident_bytes() -> int:

@@ -172,6 +172,16 @@ def test_exact_copy_under_another_header_is_a_duplicate():
     assert index.group_of("b2") == ("a1", "b2")
 
 
+def test_a_duplicate_index_found_in_a_worker_comes_back_whole():
+    import pickle
+
+    index = DuplicateIndex(groups=(("a1", "b2", "c3"), ("d4", "e5")))
+    back = pickle.loads(pickle.dumps(index))
+    assert back == index
+    assert [back.canonical_of(i) for i in ("a1", "b2", "e5", "zz")] == [None, "a1", "d4", None]
+    assert back.copies_of("b2") == ("a1", "c3") and back.group_of("zz") == ()
+
+
 def test_copy_with_last_paragraph_dropped_is_a_duplicate():
     full = article(2, paragraphs=5)
     shortened = "\n\n".join(full.split("\n\n")[:-1])
