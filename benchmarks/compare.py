@@ -315,34 +315,32 @@ def measure_tools(builders: Sequence[Builder], repeats: int, trash: Path,
 
     def take_turns(runs: dict[str, list[Run]], label: str,
                    command: Callable[[Builder], Sequence[str]],
-                   prepare: Callable[[Builder], None]) -> None:
+                   prepare: Callable[[Builder, int], None]) -> None:
         for number in range(1, repeats + 1):
             for builder in builders:
                 if builder.tool in failed:
                     continue
                 try:
                     runs[builder.tool].append(measure_once(
-                        lambda: prepare(builder),
+                        lambda: prepare(builder, number),
                         lambda: run_timed(command(builder), builder.cwd, builder.env),
                         log, f"{builder.tool} {label} {number}/{repeats}"))
                 except BenchmarkError as exc:
                     log(f"{builder.tool}: FAILED: {exc}")
                     failed.add(builder.tool)
 
+    def fill_cache(builder: Builder, number: int) -> None:
+        """Before the first second build, one untimed run fills the cache the others read."""
+        if number == 1 and builder.second_command != builder.command:
+            run_timed(builder.second_command, builder.cwd, builder.env)
+
     log(f"{repeats} cold builds per tool, taking turns …")
     take_turns(cold, "cold", lambda builder: builder.command,
-               lambda builder: set_aside(builder.scratch, trash))
+               lambda builder, _: set_aside(builder.scratch, trash))
     outputs = {builder.tool: count_output(builder.output) for builder in builders
                if builder.tool not in failed}
-    for builder in builders:
-        if builder.tool not in failed and builder.second_command != builder.command:
-            try:  # fill the cache the second builds read
-                run_timed(builder.second_command, builder.cwd, builder.env)
-            except BenchmarkError as exc:
-                log(f"{builder.tool}: FAILED: {exc}")
-                failed.add(builder.tool)
     log(f"{repeats} second builds per tool, taking turns …")
-    take_turns(second, "second", lambda builder: builder.second_command, lambda _: None)
+    take_turns(second, "second", lambda builder: builder.second_command, fill_cache)
     return [ToolResult(builder.tool, builder.version, Summary.of(cold[builder.tool]),
                        Summary.of(second[builder.tool]), builder.second_label,
                        outputs[builder.tool])

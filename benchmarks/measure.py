@@ -181,13 +181,14 @@ def measure_once(prepare: Callable[[], None], measure: Callable[[], Run],
 def set_aside(paths: Sequence[Path], trash: Path) -> None:
     """Move ``paths`` (a build's output and caches) into a new folder of ``trash`` (made
     when missing), on the same disk, instead of deleting them before a cold build; the
-    caller deletes ``trash`` once everything is measured. This machine's ext4 has no journal, and then a new inode
-    is never one freed within the last minute: each file a build creates after 20,000 were
-    deleted is found by scanning past them (10,000 folders with a file each took 1.5–2.2 s
-    of kernel time right after 20,000 such were deleted, 0.5–1.3 s after they were moved
-    aside). Gazette's cold build of 10,000 stories took 24.8 s after deleting its last
-    output and 16.6 s after moving it aside, within the hour; Hugo's 13.6 and 14.3 s, not
-    slowed this way. A fresh checkout deleted nothing just before."""
+    caller deletes ``trash`` once everything is measured. This machine's ext4 has no
+    journal, and then a new inode is never one freed within the last minute: each file a
+    build creates after 20,000 were deleted is found by scanning past them (10,000 folders
+    with a file each took 1.5–2.2 s of kernel time right after 20,000 such were deleted,
+    0.5–1.3 s after they were moved aside). Gazette's cold build of 10,000 stories took
+    24.8 s after deleting its last output and 16.6 s after moving it aside, within the hour;
+    Hugo's 13.6 and 14.3 s, not slowed this way. A fresh checkout deleted nothing just
+    before."""
     trash.mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=trash))
     for number, path in enumerate(paths):
