@@ -52,7 +52,7 @@ from builder.fingerprint import (
     DIGEST_SIZE, Digests, Fingerprinter, RecordDigester, code_identity, folder_digest)
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     import jinja2
 
@@ -844,15 +844,12 @@ def _spawner(workers: _Workers, items: int) -> Spawn:
         from builder.assemble import at_once
 
         return at_once
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     def spawn(compute: Callable[[], object]) -> Callable[[], object]:
         global _spawned
         _spawned = compute
         try:  # the pool forks its process in submit: it inherits ``compute`` from here
-            pool = ProcessPoolExecutor(max_workers=1,
-                                       mp_context=multiprocessing.get_context("fork"))
+            pool = _forking_pool(1)
             future = pool.submit(_run_spawned)
         finally:
             _spawned = None
@@ -897,10 +894,6 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     if processes == 1:
         yield from map(own, items)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    _release_free_memory()
     ahead = (processes - 1) * (1 + _TASKS_AHEAD_PER_WORKER)
     tasks = _tasks(len(items), processes + ahead)
     global _inherited
@@ -908,8 +901,7 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(_SWITCH_SECONDS_WHILE_POOLED)
     try:
-        with ProcessPoolExecutor(max_workers=processes - 1,
-                                 mp_context=multiprocessing.get_context("fork")) as pool:
+        with _forking_pool(processes - 1) as pool:
             queued: dict[int, Future] = {}  # by task number
             done_here: dict[int, list] = {}
             unassigned = 0  # tasks before it are queued, done here, or handed out
@@ -934,6 +926,17 @@ def _map(make_worker: Callable[..., Callable], items: Sequence, workers: _Worker
     finally:
         _inherited = None
         sys.setswitchinterval(switch_interval)
+
+
+def _forking_pool(processes: int) -> ProcessPoolExecutor:
+    """A pool of ``processes`` forked workers, which fork as the first task is submitted and
+    so inherit what the caller set up for them; freed memory is handed back first."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _release_free_memory()
+    return ProcessPoolExecutor(max_workers=processes,
+                               mp_context=multiprocessing.get_context("fork"))
 
 
 def _release_free_memory() -> None:
