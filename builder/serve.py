@@ -83,6 +83,11 @@ _TEMPORARY_NAMES = ("*~", ".#*", "#*#", "*.swp", "*.swx", "*.swo", "4913", ".DS_
                     "*.tmp", ".*.kate-swp")
 """Editors' scratch files: their events are noise, the real file's events follow."""
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STOP_CHECK_SECONDS = 0.5
+"""How often the main thread wakes to run a stop signal's handler. Python runs handlers in
+the main thread when it next runs Python code; a signal the kernel hands to another thread
+(the HTTP server's, the watcher's) does not interrupt the main thread's wait, which then
+would only end at its timeout."""
 _CHANGE_EVENTS = frozenset({"created", "modified", "deleted", "moved"})
 
 
@@ -898,7 +903,7 @@ def serve(config: SiteConfig, *, host: str, port: int, open_browser: bool, allow
         print(f"Serving {preview.url} (Ctrl-C to stop)", flush=True)
         if open_browser:
             webbrowser.open(preview.url)
-        while not stop.wait(3600):
+        while not stop.wait(_STOP_CHECK_SECONDS):
             pass
         print("gazette: stopping", file=out, flush=True)
     finally:

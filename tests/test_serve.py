@@ -511,14 +511,16 @@ from pathlib import Path
 from builder.config import load_config
 from builder.serve import serve
 from test_serve import FakeBuild
+{prelude}
 sys.exit(serve(load_config(Path({root!r})), host={host!r}, port=0, open_browser=False,
                allow_remote={remote!r}, build=FakeBuild()))
 """
 
 
-def start_serving(root: Path, host: str = "127.0.0.1", remote: bool = False):
+def start_serving(root: Path, host: str = "127.0.0.1", remote: bool = False,
+                  prelude: str = ""):
     code = _RUN_WITH_FAKE_BUILD.format(tests=str(REPO / "tests"), root=str(root), host=host,
-                                       remote=remote)
+                                       remote=remote, prelude=prelude)
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=REPO,
                                env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -542,6 +544,23 @@ def test_port_0_prints_the_url_and_ctrl_c_stops_cleanly(project):
     assert process.returncode == 0
     assert "Traceback" not in stderr and "stopping" in stderr
     assert_port_free(port)
+
+
+_SIGNAL_TO_ANOTHER_THREAD = """
+import signal, threading, time
+def stop_from_here():
+    time.sleep(1)
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # lands on this thread
+threading.Thread(target=stop_from_here, daemon=True).start()
+"""
+
+
+def test_a_stop_signal_that_lands_on_another_thread_still_stops_the_server(project):
+    """The kernel may hand a process's signal to any of its threads; Python runs the handler
+    in the main thread, which must not sleep through it."""
+    process, _ = start_serving(project, prelude=_SIGNAL_TO_ANOTHER_THREAD)
+    _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0 and "stopping" in stderr
 
 
 def test_remote_bind_with_the_flag_warns(project):
