@@ -83,7 +83,7 @@ _WORD = re.compile(r"\w+")
 _MAX_REMEMBERED_WORDS = 500_000  # bounds a Sketcher's memory on huge archives
 
 
-@pickled_by_fields
+@pickled_by_fields()
 @dataclass(frozen=True, slots=True)
 class TextSketch:
     """A fixed-size summary of a text's shingle set, enough to estimate its similarity to

@@ -3,7 +3,9 @@ schema versions and damaged or unusable databases."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import re
 import signal
 import sqlite3
@@ -47,6 +49,25 @@ def test_a_parse_result_survives_a_reopen(tmp_path):
     assert found[key] == result
     assert found[key].stories[0].warnings == result.stories[0].warnings
     assert found[key].stories[0].title == result.stories[0].title
+
+
+def test_storing_a_parse_leaves_no_second_copy_of_its_text_in_memory(tmp_path):
+    """Pickling a string makes CPython keep its UTF-8 form inside it; a story's body is
+    pickled as bytes instead, so the stored story's text stays one copy (and reads back
+    whole, a lone surrogate included)."""
+    config = SiteConfig(root=tmp_path)
+    curly = STORY.replace(b"signed a deal", "signed a \u201cdeal\u201d".encode())
+    result = parse_bytes(curly, "economy/000_a203978440becfc5.txt", config)
+    story = result.stories[0]
+    assert "\u201cdeal\u201d" in story.body
+    size = sys.getsizeof(story.body)
+    with Cache.open(tmp_path / "cache") as cache:
+        cache.store_parsed({"key": result})
+    assert sys.getsizeof(story.body) == size
+    with Cache.open(tmp_path / "cache") as cache:
+        assert cache.parsed(["key"])["key"].stories[0].body == story.body
+    odd = dataclasses.replace(story, body="half a pair: \ud800 \u201cquoted\u201d")
+    assert pickle.loads(pickle.dumps(odd)) == odd
 
 
 def test_the_key_covers_bytes_path_and_parse_settings(tmp_path):

@@ -31,7 +31,7 @@ from builder.model import Story, pickled_by_fields
 __all__ = ["FileResult", "parse_bytes", "read_file", "story_slug"]
 
 
-@pickled_by_fields
+@pickled_by_fields()
 @dataclass(frozen=True, slots=True)
 class FileResult:
     """Everything read from one file."""
