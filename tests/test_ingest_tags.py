@@ -58,6 +58,17 @@ def test_sentence_openers_and_months_are_not_tags():
     assert "Switzerland" in tags
 
 
+def test_words_capitalised_only_where_they_open_sentences_are_not_tags():
+    """Common words opening sentences again and again (``Observers expect``) were tags of
+    half a generated archive; a name is capitalised inside sentences too."""
+    tags = extract_tags("", [
+        "Observers expect Gazprom to raise prices. Talks between Spain and Gazprom stalled.",
+        "Observers said the deal was near, according to Western Mining Corporation. Talks "
+        "between the two resumed. Gazprom declined to comment."], limit=8)
+    assert "Observers" not in tags and "Talks" not in tags  # "Corporation. Talks" too
+    assert {"Gazprom", "Spain", "Western Mining Corporation"} <= set(tags)
+
+
 def test_tickers_are_not_tags():
     story = _story("003")
     assert "AEGN.AS" not in story.tags and "Netherlands" in story.tags  # "Dutch insurer"

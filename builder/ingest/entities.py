@@ -11,8 +11,10 @@ The extractor is deliberately simple and deterministic:
    (``Russian`` → ``Russia``), so "the Turkish president" is a mention of Turkey.
 4. A surname alone (``Putin``) counts as a mention of the full name seen in the story.
 5. Score = mentions + a bonus for appearing in the headline or the first paragraph; names
-   of two words or more, and gazetteer places, must appear once, other single words twice.
-   Ties break by first appearance, so the result is stable.
+   of two words or more, and gazetteer places, must appear once, other single words twice,
+   and once at least inside a sentence: a word capitalised only where it opens sentences
+   (``Observers expect…``, ``Talks between…``, ``Analysts said…``) is a common word, not a
+   name. Ties break by first appearance, so the result is stable.
 """
 
 from __future__ import annotations
@@ -131,16 +133,19 @@ def extract_tags(title: str, paragraphs: list[str], *, limit: int,
     # mention in the headline or the first paragraph weighs more.
     written: dict[str, float] = {}
     places: set[str] = set()
+    inside: set[str] = set()  # names met inside a sentence at least once
     budget = _CHARACTERS_READ
     for index, text in enumerate([title, *paragraphs]):
         if budget <= 0:
             break
         budget -= len(text)
         weight = 1.5 if index <= 1 else 1.0
-        for name, is_place in _candidates(text):
+        for name, is_place, opens in _candidates(text):
             written[name] = written.get(name, 0.0) + weight
             if is_place:
                 places.add(name)
+            if not opens:
+                inside.add(name)
     full_names = _full_names(written)
     scores: dict[str, float] = {}
     for name, weight in written.items():
@@ -150,20 +155,23 @@ def extract_tags(title: str, paragraphs: list[str], *, limit: int,
         scores[tag] = scores.get(tag, 0.0) + weight
         if name in places:
             places.add(tag)
+        if name in inside:
+            inside.add(tag)
     order = {name: position for position, name in enumerate(scores)}
     kept = [name for name, score in scores.items()
-            if score >= 2.0 or " " in name or "-" in name or name in places]
+            if " " in name or "-" in name or name in places
+            or (score >= 2.0 and name in inside)]
     kept.sort(key=lambda name: (-scores[name], order[name]))
     return tuple(kept[:limit])
 
 
-def _candidates(text: str) -> list[tuple[str, bool]]:
-    """(name, is_place) for every capitalised run in ``text``, in order.
+def _candidates(text: str) -> list[tuple[str, bool, bool]]:
+    """(name, is_place, opens_sentence) for every capitalised run in ``text``, in order.
 
     Only the capitalised runs are visited (a regex finds them); whether a run opens a
     sentence is read from the text before it, and only for the runs where that matters.
     """
-    found: list[tuple[str, bool]] = []
+    found: list[tuple[str, bool, bool]] = []
     for match in _RUN.finditer(text):
         start = match.start()
         adjacent = text[start - 1] if start else " "
@@ -179,9 +187,10 @@ def _candidates(text: str) -> list[tuple[str, bool]]:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _names_in_run(text_of_run: str) -> tuple[tuple[tuple[str, bool], ...],
-                                             tuple[tuple[str, bool], ...]]:
-    """What a run names inside a sentence, and what it names when it opens one.
+def _names_in_run(text_of_run: str) -> tuple[tuple[tuple[str, bool, bool], ...],
+                                             tuple[tuple[str, bool, bool], ...]]:
+    """What a run names inside a sentence, and what it names when it opens one, each name
+    with whether it opens a sentence (``Western Mining Corporation. Talks`` is one run).
 
     The same runs recur across an archive (10,000 generated stories hold 481,000 runs but
     only 18,000 distinct ones), so the answer is remembered; both answers are the same
@@ -191,8 +200,29 @@ def _names_in_run(text_of_run: str) -> tuple[tuple[tuple[str, bool], ...],
     _decide_run(text_of_run, False, inside)
     opening: list[tuple[str, bool]] = []
     _decide_run(text_of_run, True, opening)
-    as_tuple = tuple(inside)
-    return as_tuple, as_tuple if opening == inside else tuple(opening)
+    marked_inside = _sentence_openings(text_of_run, inside, opens=False)
+    marked_opening = _sentence_openings(text_of_run, opening, opens=True)
+    return marked_inside, (marked_inside if marked_opening == marked_inside
+                           else marked_opening)
+
+
+def _sentence_openings(text_of_run: str, names: list[tuple[str, bool]], *, opens: bool
+                       ) -> tuple[tuple[str, bool, bool], ...]:
+    """``names`` found in a run, each marked with whether it opens a sentence: it starts the
+    run and the run opens one (``opens``), or it follows a full stop inside the run. A name
+    not written as such in the run (``Turkey`` for ``Turkish``) opens none."""
+    marked = []
+    cursor = 0
+    for name, is_place in names:
+        at = text_of_run.find(name, cursor)
+        if at < 0:
+            marked.append((name, is_place, False))
+            continue
+        cursor = at + len(name)
+        before = text_of_run[:at].rstrip()
+        after_stop = before.endswith(".") and len(before.rpartition(" ")[2]) > 3
+        marked.append((name, is_place, (opens and at == 0) or after_stop))
+    return tuple(marked)
 
 
 def _decide_run(text_of_run: str, sentence_start: bool, found: list[tuple[str, bool]]) -> None:
