@@ -3,13 +3,16 @@
     python -m benchmarks.compare [--size 10000] [--repeat 3] [--tools gazette,pelican,hugo]
 
 All three build an equivalent page set from the same stories: a page per story at
-``/YYYY/MM/DD/slug/``, the home page, tag, topic and source pages paginated 20, month
-archives, a site feed and a feed per tag, topic and source. Pelican builds with its default
-theme (sources are its authors, topics its categories); Hugo with the minimal layouts below
-(topics, sources and months are taxonomies; no related content). Gazette's build includes
-related stories and duplicate detection and excludes search indexing (``search = false``);
-its date archive stops at months like theirs (``archive_days = false``: by default Gazette
-also writes a page per day, some 5,000 more pages at 10,000 stories).
+``/YYYY/MM/DD/slug/``, the home page, tag, topic, source and month pages paginated 20, a
+site feed and a feed per tag, topic and source. The tags are the ones Gazette finds in the
+raw stories, written into the Pelican and Hugo files, so all three build the same tag pages.
+Pelican builds with its default theme (sources are its authors, topics its categories);
+Hugo with the minimal layouts below (topics, sources, publishers and months are taxonomies;
+no related content). Pelican has no taxonomy for the publisher pages Gazette and Hugo
+write (503 pages at 10,000 stories). Gazette's build includes related stories and duplicate
+detection and excludes search indexing (``search = false``); its date archive stops at
+months like theirs (``archive_days = false``: by default Gazette also writes a page per
+day, some 5,000 more pages at 10,000 stories), plus a page per year (15).
 
 Figures: cold build (output and every cache moved aside first), second build (Gazette: nothing
 changed; Pelican: with its content cache; Hugo: run again over its own output), peak RSS of
@@ -30,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.generate import write_corpus
+from benchmarks.generate import GeneratedStory, write_corpus
 from benchmarks.measure import (BenchmarkError, OutputCount, Run, Summary, count_output,
                                 machine, measure_once, memory, run_timed, set_aside, table)
 
@@ -45,7 +48,8 @@ PATH = "content"
 TIMEZONE = "UTC"
 DEFAULT_LANG = "en"
 DEFAULT_PAGINATION = 20
-PAGINATED_TEMPLATES = {"index": None, "tag": None, "category": None, "author": None}
+PAGINATED_TEMPLATES = {"index": None, "tag": None, "category": None, "author": None,
+                       "period_archives": None}
 ARTICLE_URL = "{date:%Y}/{date:%m}/{date:%d}/{slug}/"
 ARTICLE_SAVE_AS = ARTICLE_URL + "index.html"
 MONTH_ARCHIVE_SAVE_AS = "archive/{date:%Y}/{date:%m}/index.html"
@@ -78,6 +82,7 @@ disableKinds = ["section"]
 tag = "tags"
 topic = "topics"
 source = "sources"
+publisher = "publishers"
 month = "months"
 
 [pagination]
@@ -159,13 +164,9 @@ HUGO_LAYOUTS = {
     "term.html": """\
 {{ define "main" }}
 <h1>{{ .Title }}</h1>
-{{ if eq .Data.Plural "months" }}
-{{ partial "story-list.html" .Pages.ByDate.Reverse }}
-{{ else }}
 {{ $pager := .Paginate .Pages.ByDate.Reverse }}
 {{ partial "story-list.html" $pager.Pages }}
 {{ partial "pager.html" $pager }}
-{{ end }}
 {{ end }}
 """,
     "taxonomy.html": """\
@@ -218,9 +219,9 @@ def prepare_sites(root: Path, size: int, seed: int, tools: Sequence[str]) -> Non
     """Write the corpus under ``root`` in the formats ``tools`` read, with their configs."""
     formats = [fmt for tool, fmt in (("gazette", "raw"), ("pelican", "pelican"), ("hugo", "hugo"))
                if tool in tools]
-    write_corpus(root, size, seed, formats)
+    (root / "gazette.toml").write_text(GAZETTE_CONFIG, encoding="utf-8")  # for the tags too
+    write_corpus(root, size, seed, formats, tags=_tags_gazette_finds(root))
     if "gazette" in tools:
-        (root / "gazette.toml").write_text(GAZETTE_CONFIG, encoding="utf-8")
         for folder in ("templates", "static"):
             # A project's own templates and static files, when the repository has any.
             if any((REPO_ROOT / folder).iterdir()):
@@ -234,6 +235,21 @@ def prepare_sites(root: Path, size: int, seed: int, tools: Sequence[str]) -> Non
             path = root / "hugo" / "layouts" / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+
+
+def _tags_gazette_finds(root: Path) -> Callable[[GeneratedStory], tuple[str, ...]]:
+    """The tags Gazette finds in a story's raw file, with the project's settings: Pelican and
+    Hugo are given them, so that all three build the same tag pages."""
+    from builder.config import load_config
+    from builder.ingest import parse_bytes
+
+    config = load_config(root)
+
+    def tags(story: GeneratedStory) -> tuple[str, ...]:
+        (parsed,) = parse_bytes(story.raw_bytes(), story.raw_path, config).stories
+        return parsed.tags
+
+    return tags
 
 
 def gazette_builder(root: Path) -> Builder:

@@ -29,8 +29,8 @@ import json
 import random
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 BODY_MIN_BYTES = 2048
@@ -212,13 +212,15 @@ class GeneratedStory:
         return f"{head}\n{self.body}\n\n{self.footer}\n".encode("utf-8")
 
     def hugo_bytes(self) -> bytes:
-        """Hugo Markdown with YAML front matter; topic, source and month are taxonomies."""
+        """Hugo Markdown with YAML front matter; topic, source, publisher (the footer's
+        handle) and month are taxonomies."""
         def quoted(values: Sequence[str]) -> str:
             return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
         head = (f"---\ntitle: {json.dumps(self.title)}\ndate: {self.date.isoformat()}\n"
                 f"slug: {self.slug}\ntopics: {quoted([self.topic])}\ntags: {quoted(self.tags)}\n"
-                f"sources: {quoted([self.source])}\nmonths: [\"{self.date:%Y-%m}\"]\n---\n")
+                f"sources: {quoted([self.source])}\npublishers: {quoted([self.handle])}\n"
+                f"months: [\"{self.date:%Y-%m}\"]\n---\n")
         return f"{head}\n{self.body}\n\n{self.footer}\n".encode("utf-8")
 
 
@@ -264,12 +266,15 @@ def generate(count: int, seed: int = 2021, vocabulary: Vocabulary | None = None
 
 
 def write_corpus(root: Path, count: int, seed: int = 2021,
-                 formats: Sequence[str] = ("raw",)) -> list[Path]:
+                 formats: Sequence[str] = ("raw",),
+                 tags: Callable[[GeneratedStory], tuple[str, ...]] | None = None) -> list[Path]:
     """Write the corpus under ``root`` in each of ``formats``; return the written files.
 
     ``raw`` goes to ``root/content/<topic>/``; ``pelican`` to ``root/pelican/content/<topic>/``;
     ``hugo`` to ``root/hugo/content/stories/<topic>/`` (one Hugo section, so that topics are a
-    taxonomy like Gazette's and Pelican's, not Hugo sections).
+    taxonomy like Gazette's and Pelican's, not Hugo sections). ``tags``: the tags the Pelican
+    and Hugo files carry, from the story (by default the names it mentions; a raw file
+    carries none: Gazette finds its own).
     """
     unknown = set(formats) - set(FORMATS)
     if unknown:
@@ -277,15 +282,16 @@ def write_corpus(root: Path, count: int, seed: int = 2021,
     written: list[Path] = []
     made_dirs: set[Path] = set()
     for story in generate(count, seed):
+        tagged = replace(story, tags=tags(story)) if tags and set(formats) - {"raw"} else story
         for fmt in formats:
             if fmt == "raw":
                 path, data = root / "content" / story.raw_path, story.raw_bytes()
             elif fmt == "pelican":
                 path = root / "pelican" / "content" / story.topic / f"{story.stem}.md"
-                data = story.pelican_bytes()
+                data = tagged.pelican_bytes()
             else:
                 path = root / "hugo" / "content" / "stories" / story.topic / f"{story.stem}.md"
-                data = story.hugo_bytes()
+                data = tagged.hugo_bytes()
             if path.parent not in made_dirs:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 made_dirs.add(path.parent)
