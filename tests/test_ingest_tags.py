@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from builder.config import SiteConfig
 from builder.ingest import parse_bytes
 from builder.ingest.entities import PLACES, extract_tags
@@ -67,6 +70,25 @@ def test_words_capitalised_only_where_they_open_sentences_are_not_tags():
         "between the two resumed. Gazprom declined to comment."], limit=8)
     assert "Observers" not in tags and "Talks" not in tags  # "Corporation. Talks" too
     assert {"Gazprom", "Spain", "Western Mining Corporation"} <= set(tags)
+
+
+_FILLER = ["the", "deal", "was", "signed", "after", "long", "talks", "with", "officials",
+           "on", "prices", "rose", "sharply", "and", "analysts", "expect", "more"]
+# A made-up word: no opener, month, role or place, so only where it is written decides.
+_COINED = st.from_regex(r"[A-Z][a-z]{3,9}x", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_COINED, st.lists(st.lists(st.sampled_from(_FILLER), min_size=2, max_size=8),
+                         min_size=2, max_size=6), st.booleans())
+def test_a_word_is_a_tag_only_if_capitalised_inside_a_sentence(word, sentences, inside):
+    """However often a word opens sentences, it is a tag only when it is also written
+    capitalised inside one (and then it is, being mentioned more than once)."""
+    text = " ".join(f"{word} {' '.join(filler)}." for filler in sentences)
+    if inside:
+        text += f" The {sentences[0][0]} is {word} {sentences[0][-1]}."
+    tags = extract_tags("", [text], limit=20)
+    assert (word in tags) is inside
 
 
 def test_tickers_are_not_tags():
