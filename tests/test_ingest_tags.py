@@ -54,6 +54,26 @@ def test_demonyms_and_surnames_count_for_their_entity():
     assert {"Turkey", "France"} <= set(tags) and "Merkel" not in tags
 
 
+def test_a_demonym_opening_a_name_keeps_the_name_and_counts_for_its_place():
+    tags = extract_tags("", [
+        "The European Central Bank raised rates, the European Central Bank said.",
+        "Turkish President Recep Tayyip Erdogan flew to New York. U.S. officials met him."],
+        limit=8)
+    assert {"European Central Bank", "Europe", "Turkey", "Recep Tayyip Erdogan",
+            "New York", "United States"} <= set(tags)
+    assert "Central Bank" not in tags and "York" not in tags
+    assert not any(tag.startswith(("Turkish", "U.S.")) for tag in tags)
+
+
+def test_a_short_name_closing_a_sentence_is_a_name_and_an_abbreviation_is_not():
+    tags = extract_tags("", [
+        "Ministers met envoys of Oman. Talks went on in Muscat with Justin Kim. Oman said so.",
+        "Officials in Tallahassee, Fla. Governor Ron DeSantis spoke. Acme Widgets Inc. "
+        "Chief Jane Roe left."], limit=12)
+    assert {"Oman", "Justin Kim", "Ron DeSantis", "Acme Widgets", "Jane Roe"} <= set(tags)
+    assert not any(tag in {"Justin", "Fla", "Inc", "Chief"} or tag.endswith(".") for tag in tags)
+
+
 def test_sentence_openers_and_months_are_not_tags():
     tags = extract_tags("", ["However the talks in June went well. The Talks resumed on "
                              "Monday in Geneva, Switzerland."], limit=8)

@@ -8,7 +8,8 @@ The extractor is deliberately simple and deterministic:
 2. A run's first word at the start of a sentence is only kept when it is not a common
    sentence opener (``The``, ``In``, ``However``); month and weekday names never count.
 3. A small shipped gazetteer maps country names, demonyms and adjectives to the country
-   (``Russian`` → ``Russia``), so "the Turkish president" is a mention of Turkey.
+   (``Russian`` → ``Russia``), so "the Turkish president" is a mention of Turkey; a demonym
+   opening a name that is not a role (``European Central Bank``) counts for both.
 4. A surname alone (``Putin``) counts as a mention of the full name seen in the story.
 5. Score = mentions + a bonus for appearing in the headline or the first paragraph; names
    of two words or more, and gazetteer places, must appear once, other single words twice,
@@ -79,7 +80,7 @@ here in on at by for from with of to as and but or nor so yet if when while afte
 since until during however meanwhile also although though because despite according under
 over about between among into through what who whom which where why how all some many most
 few several each every no not one two three four five six seven eight nine ten first last
-next new mr mrs ms dr sir madam yes thank thanks interview asked do does did is are was were
+next mr mrs ms dr sir madam yes thank thanks interview asked do does did is are was were
 be been has have had will would can could should may might must let last earlier later today
 yesterday tomorrow now then still even only just once again other another such both either
 neither following image photo file source sources reuters said says
@@ -112,8 +113,15 @@ _RUN = re.compile(rf"{_WORD}(?:[ ](?:(?:of|de|del|la|van|von|der|bin|al)[ ])?{_W
 _SENTENCE_END = frozenset(".!?;:\"“”()")
 _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 _CONTRACTION = re.compile(r"['’](?:re|ll|ve|m|d|t)$|n['’]t$", re.IGNORECASE)
-_SHORT_ABBREVIATION = re.compile(r"[A-Z][a-z]{1,3}\.")
-"""``Fla.``, ``Ore.``, ``Inc.``: abbreviations that end a name rather than being one."""
+_ABBREVIATIONS = frozenset("""
+inc co corp ltd bros gen sen rep gov lt col sgt capt cmdr adm maj rev prof jr sr st mt ft
+ave dept univ no vol ala ariz ark calif colo conn del fla ga ill ind kan kans ky la md mass
+mich minn miss mo mont neb nev okla ore pa penn tenn tex va vt wash wis wyo
+""".split())
+"""``Fla.``, ``Ore.``, ``Inc.``, ``Gen.``: abbreviations that end a name rather than being one
+(casefolded, without their full stop). A word of the same shape closing a sentence
+(``Iran.``, ``York.``) is a name: a pattern such as "capital and up to three letters" took
+those for abbreviations and lost them whenever the next sentence opened with a capital."""
 
 
 def extract_tags(title: str, paragraphs: list[str], *, limit: int,
@@ -250,7 +258,7 @@ def _decide_run(text_of_run: str, sentence_start: bool, found: list[tuple[str, b
             run.append(token)
         elif (word and folded not in _NEVER
               and (simple or not _CONTRACTION.search(word)
-                   and not _SHORT_ABBREVIATION.fullmatch(token))
+                   and not (token.endswith(".") and bare.casefold() in _ABBREVIATIONS))
               and not (not run and sentence_start
                        and (folded in _OPENERS or folded.endswith("ly")))):
             run.append(word)
@@ -281,7 +289,7 @@ def _split_run(run: list[str], found: list[tuple[str, bool]]) -> None:
             found.append((word, False))
         return
     words: list[str] = []
-    for word in run:
+    for position, word in enumerate(run):
         folded = word.casefold()
         if "-" in word:
             parts = _hyphen_places(word)
@@ -290,6 +298,8 @@ def _split_run(run: list[str], found: list[tuple[str, bool]]) -> None:
                 continue
         if not words and folded in PLACES:
             found.append((PLACES[folded], True))
+            if _demonym_naming(run, position):
+                words.append(word)  # European Central Bank: Europe, and the bank
             continue
         if folded in _ROLES or (not words and folded in _OPENERS):
             _name(words, found)
@@ -297,6 +307,19 @@ def _split_run(run: list[str], found: list[tuple[str, bool]]) -> None:
             continue
         words.append(word)
     _name(words, found)
+
+
+def _demonym_naming(run: list[str], position: int) -> bool:
+    """Whether the demonym at ``position`` begins a name (``European Central Bank``,
+    ``Turkish Airlines``) rather than qualifying what follows (``Turkish President …``): it
+    is followed by a word that is not a role, a place or a connector. Neither a place's own
+    name (``Russia Ukraine``) nor an abbreviation (``U.S.``: ``U.S. So`` spans two sentences
+    as often as ``U.S. Treasury`` names a body) begins one."""
+    folded = run[position].casefold()
+    if position + 1 == len(run) or "." in folded or PLACES[folded].casefold() == folded:
+        return False
+    following = run[position + 1].casefold()
+    return not (following in _ROLES or following in PLACES or following in _CONNECTORS)
 
 
 def _hyphen_places(word: str) -> list[str]:
