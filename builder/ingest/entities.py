@@ -80,7 +80,7 @@ here in on at by for from with of to as and but or nor so yet if when while afte
 since until during however meanwhile also although though because despite according under
 over about between among into through what who whom which where why how all some many most
 few several each every no not one two three four five six seven eight nine ten first last
-next mr mrs ms dr sir madam yes thank thanks interview asked do does did is are was were
+next new mr mrs ms dr sir madam yes thank thanks interview asked do does did is are was were
 be been has have had will would can could should may might must let last earlier later today
 yesterday tomorrow now then still even only just once again other another such both either
 neither following image photo file source sources reuters said says
@@ -105,18 +105,26 @@ while costing time on every build (on 10,000 generated 2–6 KB stories, one cor
 characters gave a median of 1,601 stories/s, 2,000 gave 1,886/s; with runs remembered
 across stories, see :func:`_names_in_run`, 2,253/s)."""
 _CONNECTORS = frozenset({"of", "de", "del", "la", "van", "von", "der", "bin", "al"})
+_ORGANISATIONS = frozenset("""
+bank airlines airways railways union commission community court party company corporation
+agency fund group insurance council committee ministry institute university association
+federation authority service office parliament assembly league church army navy
+""".split())
+"""Head nouns of organisations named after a nation or region (``European Central Bank``)."""
 
 _WORD = r"[A-Z\u00C0-\u00DE][\w\u00C0-\u024F.’'-]*"
 # No leading \b: it would defeat the regex engine's first-character scan; _candidates checks
 # the character before a run instead.
 _RUN = re.compile(rf"{_WORD}(?:[ ](?:(?:of|de|del|la|van|von|der|bin|al)[ ])?{_WORD})*")
 _SENTENCE_END = frozenset(".!?;:\"“”()")
+_FULL_STOPS = frozenset(".!?")
 _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 _CONTRACTION = re.compile(r"['’](?:re|ll|ve|m|d|t)$|n['’]t$", re.IGNORECASE)
 _ABBREVIATIONS = frozenset("""
 inc co corp ltd bros gen sen rep gov lt col sgt capt cmdr adm maj rev prof jr sr st mt ft
 ave dept univ no vol ala ariz ark calif colo conn del fla ga ill ind kan kans ky la md mass
-mich minn miss mo mont neb nev okla ore pa penn tenn tex va vt wash wis wyo
+mich minn miss mo mont neb nev okla ore pa penn tenn tex va vt wash wis wyo ont que alta
+sask nfld cos hon messrs pty ste
 """.split())
 """``Fla.``, ``Ore.``, ``Inc.``, ``Gen.``: abbreviations that end a name rather than being one
 (casefolded, without their full stop). A word of the same shape closing a sentence
@@ -152,7 +160,7 @@ def extract_tags(title: str, paragraphs: list[str], *, limit: int,
             written[name] = written.get(name, 0.0) + weight
             if is_place:
                 places.add(name)
-            if not opens:
+            if not opens or index == 0:  # a headline capitalises names wherever they are
                 inside.add(name)
     full_names = _full_names(written)
     scores: dict[str, float] = {}
@@ -185,24 +193,31 @@ def _candidates(text: str) -> list[tuple[str, bool, bool]]:
         adjacent = text[start - 1] if start else " "
         if adjacent in "'’-<_" or adjacent.isalnum():
             continue  # inside a word (iPhone, o'Neill) or a wire ticker (<AEGN.AS>)
-        inside, opening = _names_in_run(match[0])
+        inside, opening, opening_clause = _names_in_run(match[0])
         if inside is not opening:
             before = text[max(0, start - 4):start].rstrip()[-1:] if adjacent.isspace() else adjacent
-            if not before or before in _SENTENCE_END:
+            if not before or before in _FULL_STOPS:
                 inside = opening
+            elif before in _SENTENCE_END:  # after a bracket, quote or colon: openers skipped,
+                inside = opening_clause   # but a name there is inside a sentence
         found += inside
     return found
 
 
+_Marked = tuple[tuple[str, bool, bool], ...]
+"""(name, is_place, opens_sentence) of each name a run holds."""
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def _names_in_run(text_of_run: str) -> tuple[tuple[tuple[str, bool, bool], ...],
-                                             tuple[tuple[str, bool, bool], ...]]:
-    """What a run names inside a sentence, and what it names when it opens one, each name
-    with whether it opens a sentence (``Western Mining Corporation. Talks`` is one run).
+def _names_in_run(text_of_run: str) -> tuple[_Marked, _Marked, _Marked]:
+    """What a run names inside a sentence, what it names when it opens one, and what it
+    names after a bracket, quote or colon (openers skipped as at a sentence's start, but
+    the run opens no sentence); each name marked with whether it opens a sentence
+    (``Western Mining Corporation. Talks`` is one run).
 
     The same runs recur across an archive (10,000 generated stories hold 481,000 runs but
-    only 18,000 distinct ones), so the answer is remembered; both answers are the same
-    object when the position does not matter, which spares the caller the look back.
+    only 18,000 distinct ones), so the answer is remembered; the first two answers are the
+    same object when the position does not matter, which spares the caller the look back.
     """
     inside: list[tuple[str, bool]] = []
     _decide_run(text_of_run, False, inside)
@@ -210,27 +225,40 @@ def _names_in_run(text_of_run: str) -> tuple[tuple[tuple[str, bool, bool], ...],
     _decide_run(text_of_run, True, opening)
     marked_inside = _sentence_openings(text_of_run, inside, opens=False)
     marked_opening = _sentence_openings(text_of_run, opening, opens=True)
-    return marked_inside, (marked_inside if marked_opening == marked_inside
-                           else marked_opening)
+    if marked_opening == marked_inside:
+        return marked_inside, marked_inside, marked_inside
+    return marked_inside, marked_opening, _sentence_openings(text_of_run, opening, opens=False)
 
 
 def _sentence_openings(text_of_run: str, names: list[tuple[str, bool]], *, opens: bool
-                       ) -> tuple[tuple[str, bool, bool], ...]:
+                       ) -> _Marked:
     """``names`` found in a run, each marked with whether it opens a sentence: it starts the
-    run and the run opens one (``opens``), or it follows a full stop inside the run. A name
-    not written as such in the run (``Turkey`` for ``Turkish``) opens none."""
+    run and the run opens one (``opens``), or it follows a full stop inside the run that is
+    no abbreviation's (``Gov. Newsom`` opens none). A name not written as such in the run
+    (``Turkey`` for ``Turkish``) opens none."""
     marked = []
     cursor = 0
     for name, is_place in names:
         at = text_of_run.find(name, cursor)
+        while at >= 0 and not _whole_word(text_of_run, at, at + len(name)):
+            at = text_of_run.find(name, at + 1)  # not inside a word: Chan in Chancellor
         if at < 0:
             marked.append((name, is_place, False))
             continue
         cursor = at + len(name)
-        before = text_of_run[:at].rstrip()
-        after_stop = before.endswith(".") and len(before.rpartition(" ")[2]) > 3
+        previous = text_of_run[:at].rstrip().rpartition(" ")[2]
+        after_stop = (previous.endswith(".") and len(previous) > 3
+                      and "." not in previous[:-1]
+                      and previous[:-1].casefold() not in _ABBREVIATIONS
+                      and previous[:-1].casefold() not in _ROLES)
         marked.append((name, is_place, (opens and at == 0) or after_stop))
     return tuple(marked)
+
+
+def _whole_word(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is neither preceded nor followed by part of a word."""
+    return (start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "’'-")) \
+        and (end == len(text) or not (text[end].isalnum() or text[end] in "’'-"))
 
 
 def _decide_run(text_of_run: str, sentence_start: bool, found: list[tuple[str, bool]]) -> None:
@@ -311,15 +339,18 @@ def _split_run(run: list[str], found: list[tuple[str, bool]]) -> None:
 
 def _demonym_naming(run: list[str], position: int) -> bool:
     """Whether the demonym at ``position`` begins a name (``European Central Bank``,
-    ``Turkish Airlines``) rather than qualifying what follows (``Turkish President …``): it
-    is followed by a word that is not a role, a place or a connector. Neither a place's own
-    name (``Russia Ukraine``) nor an abbreviation (``U.S.``: ``U.S. So`` spans two sentences
-    as often as ``U.S. Treasury`` names a body) begins one."""
+    ``Turkish Airlines``) rather than qualifying what follows (``Turkish President …``,
+    ``Lebanese Hezbollah``, ``Azerbaijani Economy Minister …``): the run goes on to an
+    organisation's head noun (``Bank``, ``Airlines``) with no role or place on the way.
+    Neither a place's own name (``Russia Ukraine``) nor an abbreviation (``U.S.``, ``US``)
+    begins one."""
     folded = run[position].casefold()
-    if position + 1 == len(run) or "." in folded or PLACES[folded].casefold() == folded:
+    if position + 1 == len(run) or "." in folded or run[position].isupper() \
+            or PLACES[folded].casefold() == folded:
         return False
-    following = run[position + 1].casefold()
-    return not (following in _ROLES or following in PLACES or following in _CONNECTORS)
+    rest = [word.casefold() for word in run[position + 1:]]
+    return rest[-1] in _ORGANISATIONS and not any(
+        word in _ROLES or word in PLACES for word in rest)
 
 
 def _hyphen_places(word: str) -> list[str]:
