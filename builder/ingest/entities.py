@@ -9,13 +9,13 @@ The extractor is deliberately simple and deterministic:
    sentence opener (``The``, ``In``, ``However``); month and weekday names never count.
 3. A small shipped gazetteer maps country names, demonyms and adjectives to the country
    (``Russian`` → ``Russia``), so "the Turkish president" is a mention of Turkey; a demonym
-   opening a name that is not a role (``European Central Bank``) counts for both.
+   opening an organisation's name (``European Central Bank``) counts for both.
 4. A surname alone (``Putin``) counts as a mention of the full name seen in the story.
 5. Score = mentions + a bonus for appearing in the headline or the first paragraph; names
    of two words or more, and gazetteer places, must appear once, other single words twice,
-   and once at least inside a sentence: a word capitalised only where it opens sentences
-   (``Observers expect…``, ``Talks between…``, ``Analysts said…``) is a common word, not a
-   name. Ties break by first appearance, so the result is stable.
+   and once at least inside a sentence or in the headline: a word capitalised only where it
+   opens sentences (``Observers expect…``, ``Talks between…``, ``Analysts said…``) is a
+   common word, not a name. Ties break by first appearance, so the result is stable.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ sask nfld cos hon messrs pty ste
 """.split())
 """``Fla.``, ``Ore.``, ``Inc.``, ``Gen.``: abbreviations that end a name rather than being one
 (casefolded, without their full stop). A word of the same shape closing a sentence
-(``Iran.``, ``York.``) is a name: a pattern such as "capital and up to three letters" took
+(``Iran.``, ``Kim.``) is a name: a pattern such as "capital and up to three letters" took
 those for abbreviations and lost them whenever the next sentence opened with a capital."""
 
 
