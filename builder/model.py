@@ -57,10 +57,12 @@ def pickled_by_fields(*, texts: tuple[str, ...] = ()) -> Callable[[_Fielded], _F
             return tuple(state)
 
         def __setstate__(self: object, state: tuple) -> None:
+            if encoded:
+                state = list(state)
+                for index in encoded:
+                    state[index] = state[index].decode("utf-8", "surrogatepass")
             for name, value in zip(names, state, strict=True):
                 assign(self, name, value)
-            for index in encoded:
-                assign(self, names[index], state[index].decode("utf-8", "surrogatepass"))
 
         cls.__getstate__ = __getstate__
         cls.__setstate__ = __setstate__

@@ -247,12 +247,22 @@ def _sentence_openings(text_of_run: str, names: list[tuple[str, bool]], *, opens
             continue
         cursor = at + len(name)
         previous = text_of_run[:at].rstrip().rpartition(" ")[2]
-        after_stop = (previous.endswith(".") and len(previous) > 3
-                      and "." not in previous[:-1]
-                      and previous[:-1].casefold() not in _ABBREVIATIONS
+        after_stop = (_full_stop(previous) and "." not in previous[:-1]
+                      and not _abbreviation(previous)
                       and previous[:-1].casefold() not in _ROLES)
         marked.append((name, is_place, (opens and at == 0) or after_stop))
     return tuple(marked)
+
+
+def _full_stop(token: str) -> bool:
+    """Whether a token of a run ends a sentence as far as skipping openers goes: a full
+    stop after more than a short abbreviation's letters (``Corporation.``, ``U.S.``)."""
+    return token.endswith(".") and len(token) > 3
+
+
+def _abbreviation(token: str) -> bool:
+    """Whether a token is a known abbreviation with its full stop (``Fla.``, ``Gov.``)."""
+    return token.endswith(".") and token.rstrip(".").casefold() in _ABBREVIATIONS
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:
@@ -286,7 +296,7 @@ def _decide_run(text_of_run: str, sentence_start: bool, found: list[tuple[str, b
             run.append(token)
         elif (word and folded not in _NEVER
               and (simple or not _CONTRACTION.search(word)
-                   and not (token.endswith(".") and bare.casefold() in _ABBREVIATIONS))
+                   and not _abbreviation(token))
               and not (not run and sentence_start
                        and (folded in _OPENERS or folded.endswith("ly")))):
             run.append(word)
@@ -296,7 +306,7 @@ def _decide_run(text_of_run: str, sentence_start: bool, found: list[tuple[str, b
         else:
             _split_run(run, found)
             run = []
-        sentence_start = token.endswith(".") and len(token) > 3
+        sentence_start = _full_stop(token)
     _split_run(run, found)
 
 
