@@ -709,6 +709,14 @@ def _entries(stories: Sequence[Story], url_of: Mapping[str, str],
         story = by_id[story_id]
         return Link(story.publisher or story.source or story.title, url_of[story_id])
 
+    headline_links: dict[str, Link] = {}  # one a story, however many lists link it
+
+    def headline_link(story_id: str) -> Link:
+        found = headline_links.get(story_id)
+        if found is None:
+            found = headline_links[story_id] = Link(by_id[story_id].title, url_of[story_id])
+        return found
+
     def entry(story: Story) -> Entry:
         tags: list[Link] = []
         for name in story.tags:
@@ -723,8 +731,7 @@ def _entries(stories: Sequence[Story], url_of: Mapping[str, str],
             publisher=link("publishers", story.publisher),
             original=reported_by(original) if original else None,
             copies=tuple(reported_by(other) for other in duplicates.copies_of(story.id)),
-            related=tuple(Link(by_id[other].title, url_of[other])
-                          for other in related.get(story.id, ())))
+            related=tuple(map(headline_link, related.get(story.id, ()))))
     return tuple(_reused(entry(story), before.get(story.id)) for story in stories)
 
 
@@ -917,8 +924,7 @@ def _story_pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term
 def _story_page(entry: Entry, output: str, older: Entry | None, newer: Entry | None,
                 more: tuple[Entry, ...], config: SiteConfig) -> Page:
     story = entry.story
-    crumbs = (Link("Home", "/"), Link("Topics", urls.term_path("topics")), entry.topic,
-              Link(story.title, entry.url))
+    crumbs = (_HOME, _TOPICS, entry.topic, Link(story.title, entry.url))
     return Page(
         url=entry.url, output=output, template="story.html",
         title=f"{story.title} — {config.title}",
@@ -954,6 +960,10 @@ def _nearest_in_topic(entry: Entry, position: Mapping[str, int], topic: Term,
                 nearest.append(by_id[topic.story_ids[index]])
         distance += 1
     return tuple(nearest)
+
+
+_HOME = Link("Home", "/")
+_TOPICS = Link("Topics", urls.term_path("topics"))
 
 
 def _description(story: Story, config: SiteConfig) -> str:

@@ -225,8 +225,12 @@ class Cache:
     (the preview server keeps one open across rebuilds, so warm rebuilds skip unpickling)."""
 
     def __init__(self, connection: sqlite3.Connection, location: str,
-                 notes: tuple[Diagnostic, ...] = ()):
+                 notes: tuple[Diagnostic, ...] = (), *, keep_parses: bool = False):
         self._db = connection
+        self._keep_parses = keep_parses
+        """Whether parses read or stored stay in memory for the next build: one build
+        has no use for them once read, and would hold them (with their sketches) through
+        rendering, in every worker's inherited memory (100 MB at 100,000 stories)."""
         self.location = location
         """The database file, or ``:memory:`` when the cache folder was unusable."""
         self.notes = notes
@@ -243,8 +247,9 @@ class Cache:
         would no longer match the record, so nothing stale could be kept.)"""
 
     @classmethod
-    def open(cls, folder: Path) -> Cache:
-        """Open (creating if needed) the cache in ``folder``.
+    def open(cls, folder: Path, *, keep_parses: bool = False) -> Cache:
+        """Open (creating if needed) the cache in ``folder``; ``keep_parses`` for a process
+        that builds again and again.
 
         A database of another schema version is emptied; a file that is not a database is
         replaced; a folder that cannot be written gives an in-memory cache. Each of these
@@ -255,7 +260,7 @@ class Cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             with _opening(path):
                 connection, notes = _connect(str(path))
-            return cls(connection, str(path), notes)
+            return cls(connection, str(path), notes, keep_parses=keep_parses)
         except sqlite3.OperationalError as exc:  # cannot open or lock it: leave it be
             unusable: Exception = exc
         except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
@@ -265,7 +270,7 @@ class Cache:
                 with _opening(path):
                     _remove_database(path)
                     connection, notes = _connect(str(path))
-                return cls(connection, str(path), (note, *notes))
+                return cls(connection, str(path), (note, *notes), keep_parses=keep_parses)
             except (sqlite3.Error, OSError) as again:
                 unusable = again
         except OSError as exc:
@@ -273,7 +278,8 @@ class Cache:
         connection, _ = _connect(":memory:")
         return cls(connection, ":memory:", (_note(
             path, f"cannot use the build cache ({unusable}); this build keeps none",
-            "check that the cache folder (cache_dir in gazette.toml) is writable"),))
+            "check that the cache folder (cache_dir in gazette.toml) is writable"),),
+            keep_parses=keep_parses)
 
     def close(self) -> None:
         self._db.close()
@@ -300,7 +306,8 @@ class Cache:
                     found[key] = pickle.loads(blob)
                 except Exception:  # noqa: BLE001 - a damaged row is a miss; it is re-parsed
                     continue
-        self._parsed.update(found)
+        if self._keep_parses:
+            self._parsed.update(found)
         return found
 
     def store_parsed(self, results: Mapping[str, Any]) -> None:
@@ -312,7 +319,8 @@ class Cache:
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO parsed (key, result) VALUES (?, ?)",
                                  rows)
-        self._parsed.update(results)
+        if self._keep_parses:
+            self._parsed.update(results)
 
     def retain_parsed(self, keys: Collection[str]) -> None:
         """Forget parse results not among ``keys`` (the files of the build just done).

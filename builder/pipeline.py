@@ -276,6 +276,9 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                                    site.pages, fingerprints, map(previous.get, outputs),
                                    map(present.get, outputs))
                                if not _still_published(was, fingerprint, now)]
+        parsed = reading.parsed
+        if not warm:  # let go of the parses before the render workers fork: each story's
+            del reading  # sketch alone is 1 KB, 100 MB at 100,000 stories
         # One stage: each page is written as it is rendered, while the next ones render.
         with _timed("render+write", timings):
             written, identities, indexed = _write(
@@ -303,7 +306,7 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
     result = BuildResult(stories=summary.stories, pages=summary.pages, written=written,
                          skipped=errors, warnings=_with_notes(warnings, store.notes),
                          seconds=time.perf_counter() - started, timings=tuple(timings),
-                         rendered=len(changed), parsed=reading.parsed)
+                         rendered=len(changed), parsed=parsed)
     if not warm:
         return result, None
     return result, _Carried(
@@ -332,7 +335,8 @@ class WarmBuilds:
         None: every story file is looked at."""
         if self._cache is None or self._folder != config.cache_path:  # cache_dir edited
             self.close()
-            self._cache, self._folder = Cache.open(config.cache_path), config.cache_path
+            self._cache, self._folder = (Cache.open(config.cache_path, keep_parses=True),
+                                          config.cache_path)
         # A failed build carries nothing over, and the next starts afresh: it may have
         # changed the output before it failed.
         carried, self._carried = self._carried, None
@@ -673,12 +677,15 @@ def _write(config: SiteConfig, site: Site, changed: Sequence[Page],
             yield from rendered
         yield from site.files
 
-    changed_paths = {page.output for page in changed}
-    kept = [page.output for page in site.pages if page.output not in changed_paths]
-    wanted = {page.output for page in site.pages} | {relative for relative, _ in site.files} \
-        | set(statics)
-    changes = len(changed) + len(site.files) + len(present.keys() - wanted)
-    if in_place and present and not config.search and changes <= len(wanted) * _IN_PLACE_SHARE:
+    # ``changed`` are some of the site's pages, in their order: all of them in a first build,
+    # which needs no set of 160,000 paths to tell (at 100,000 stories).
+    if len(changed) == len(site.pages):
+        kept = []
+    else:
+        changed_paths = set(map(_OUTPUT, changed))
+        kept = [page.output for page in site.pages if page.output not in changed_paths]
+    if in_place and present and not config.search and _small_change(site, changed, statics,
+                                                                     present):
         result = output.update_site(fresh(None), site_dir, present,
                                     copies=list(statics.items()), kept=kept)
         return result.written, result.identities, None
@@ -688,6 +695,15 @@ def _write(config: SiteConfig, site: Site, changed: Sequence[Page],
         before_swap=(lambda staging: indexed.append(search.index_site(staging, config=config)))
         if config.search else None)
     return result.written, result.identities, indexed[0] if indexed else None
+
+
+def _small_change(site: Site, changed: Sequence[Page], statics: dict[str, Path],
+                  present: dict[str, output.FileIdentity]) -> bool:
+    """Whether the files to write or remove are few enough to apply in place."""
+    wanted = set(map(_OUTPUT, site.pages)).union(
+        [relative for relative, _ in site.files], statics)
+    changes = len(changed) + len(site.files) + len(present.keys() - wanted)
+    return changes <= len(wanted) * _IN_PLACE_SHARE
 
 
 def _refuse_collisions(site: Site, statics: dict[str, Path]) -> None:
@@ -720,7 +736,7 @@ def _removed_html(site: Site, config: SiteConfig,
             # A body without '<' has none: skip it before making its path (render checks
             # it too).
             known = (story, tuple(render.removed_html(story, shown_path(story, config)))
-                     if "<" in story.body else ())
+                     if story.markup else ())
         found[id(story)] = known
     return found
 

@@ -255,7 +255,7 @@ def removed_html(story: Story, shown_path: str | None = None) -> tuple[Diagnosti
     ``shown_path`` is the file as diagnostics name it (default: ``story.path``). Lines are
     those of the story's file (``Story.body_line`` is where its body starts).
     """
-    if "<" not in story.body:
+    if not story.markup:
         return ()
     found = []
     in_fence = False

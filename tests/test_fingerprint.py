@@ -202,3 +202,16 @@ def test_installed_versions_come_from_dist_info_and_egg_info_folder_names(tmp_pa
         assert fingerprint.installed_version("old-lib") == "0.9"
     finally:
         fingerprint._installed_versions.cache_clear()
+
+
+def test_a_fingerprinter_that_forgets_texts_gives_the_same_fingerprints(monkeypatch):
+    """Its texts and links are bounded (:data:`builder.fingerprint._KEPT`): forgetting
+    them midway changes no fingerprint."""
+    pages = [page(entries=(dataclasses.replace(STORY, id=f"a{n}", title=f"Title {n}"),),
+                  links=tuple(Link(f"Tag {n % 7}", f"/tags/{n % 7}/") for _ in range(3)),
+                  heading=f"Heading {n % 5}") for n in range(40)]
+    remembering = Fingerprinter(b"context")
+    expected = [remembering.page(each) for each in pages]
+    monkeypatch.setattr("builder.fingerprint._KEPT", 3)
+    forgetting = Fingerprinter(b"context")
+    assert [forgetting.page(each) for each in pages] == expected

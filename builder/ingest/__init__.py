@@ -14,7 +14,7 @@ Every problem becomes a :class:`~builder.errors.Diagnostic` naming the file and 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from builder.config import SiteConfig
@@ -23,7 +23,7 @@ from builder.ingest import frontmatter, headers, wire
 from builder.ingest.dates import DateError, parse_date
 from builder.ingest.decode import decode
 from builder.ingest.problems import Problem, Unreadable
-from builder.ingest.record import Draft, Place, finish
+from builder.ingest.record import Draft, Place, finish, line_order
 from builder.ingest.slug import story_slug
 from builder.ingest.sniff import sniff
 from builder.model import Story, pickled_by_fields
@@ -92,20 +92,17 @@ def _parse(data: bytes, relpath: str, shown: str, config: SiteConfig) -> FileRes
         return FileResult(shown, (), (exc.problem.diagnostic(shown),))
     for number, record in enumerate(records, start=1):
         record_bytes = data if len(records) == 1 else record.text.encode("utf-8")
-        place = Place(relpath, number, len(records), hashlib.sha256(record_bytes).hexdigest())
+        place = Place(relpath, number, len(records), hashlib.sha256(record_bytes).hexdigest(),
+                      shown, record.line_offset)
+        common = [p.diagnostic(shown) for p in file_problems if p.severity != "error"]
         try:
-            story, warnings = finish(_draft(shape, record.text, config), place, config)
+            stories.append(finish(_draft(shape, record.text, config), place, config, common))
         except Unreadable as exc:
             file_problems.append(exc.problem.shifted(record.line_offset))
-            continue
-        shifted = [w.shifted(record.line_offset).diagnostic(shown) for w in warnings]
-        common = [p.diagnostic(shown) for p in file_problems if p.severity != "error"]
-        stories.append(replace(story, body_line=story.body_line + record.line_offset,
-                               warnings=tuple(sorted(common + shifted, key=_line_order))))
     # File-level warnings are in every story's warnings too: list each once.
     diagnostics = dict.fromkeys([d for s in stories for d in s.warnings]
                                 + [p.diagnostic(shown) for p in file_problems])
-    return FileResult(shown, tuple(stories), tuple(sorted(diagnostics, key=_line_order)))
+    return FileResult(shown, tuple(stories), tuple(sorted(diagnostics, key=line_order)))
 
 
 def _draft(shape: str, text: str, config: SiteConfig) -> Draft:
@@ -142,10 +139,6 @@ def _without_control_codes(text: str, problems: list[Problem]) -> str:
                             f"removed {count} control character{'s' * (count != 1)}",
                             "they are transmission codes, not text; re-save the file clean"))
     return wire.CONTROL.sub("", text)
-
-
-def _line_order(diagnostic: Diagnostic) -> tuple[int, str, str, str]:
-    return (diagnostic.line or 0, diagnostic.message, diagnostic.hint, diagnostic.severity)
 
 
 def _names(path: Path, config: SiteConfig) -> tuple[str, str]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from builder.config import SiteConfig
+from builder.errors import Diagnostic
 from builder.ingest import lead
 from builder.ingest.dates import DateError, parse_date
 from builder.ingest.entities import extract_tags
@@ -76,6 +77,10 @@ class Place:
     number: int = 1
     count: int = 1
     content_hash: str = ""
+    shown: str = ""
+    """The file as diagnostics name it (``content/world/001.txt``)."""
+    line_offset: int = 0
+    """Lines of the file before the record's first: a record's lines are counted from 1."""
 
     @property
     def story_path(self) -> str:
@@ -103,8 +108,10 @@ class _Notes:
         self.items.append(Problem(line, message, hint))
 
 
-def finish(draft: Draft, place: Place, config: SiteConfig) -> tuple[Story, tuple[Problem, ...]]:
-    """The Story a draft describes, and its warnings; raises :class:`Unreadable`."""
+def finish(draft: Draft, place: Place, config: SiteConfig,
+           file_warnings: Sequence[Diagnostic] = ()) -> Story:
+    """The Story a draft describes, warned of its own problems and ``file_warnings`` (its
+    file's); raises :class:`Unreadable`."""
     notes = _Notes(list(draft.problems))
     raw = draft.shape in RAW_SHAPES
     body, footer = draft.body.strip("\n"), _text(draft.footer)
@@ -138,7 +145,7 @@ def finish(draft: Draft, place: Place, config: SiteConfig) -> tuple[Story, tuple
     publisher = _canonical(publisher, config.publisher_aliases)
     tags = _tags(draft.tags, title, plain, source, publisher, config)
     slug = _slug(draft.slug, title, story_id, notes)
-    story = Story(
+    return Story(
         id=story_id, path=place.story_path, title=title, date=date,
         topic=_text(draft.topic) or place.folder_topic or config.default_topic, slug=slug,
         body=_markdown(body) if raw else body, title_inferred=title_inferred, updated=updated,
@@ -150,9 +157,17 @@ def finish(draft: Draft, place: Place, config: SiteConfig) -> tuple[Story, tuple
         lang=_text(draft.lang) or config.language, draft=bool(draft.draft and draft.draft.value),
         source_url=_optional(draft.source_url), license=_optional(draft.license), footer=footer,
         shape=draft.shape, content_hash=place.content_hash,
-        body_line=draft.body_line + len(draft.body) - len(draft.body.lstrip("\n")),
+        body_line=(draft.body_line + len(draft.body) - len(draft.body.lstrip("\n"))
+                   + place.line_offset),
+        warnings=tuple(sorted([*file_warnings, *(
+            problem.shifted(place.line_offset).diagnostic(place.shown)
+            for problem in notes.items)], key=line_order)),
     )
-    return story, tuple(notes.items)
+
+
+def line_order(diagnostic: Diagnostic) -> tuple[int, str, str, str]:
+    """The order of one file's diagnostics: by line (the file's own first), then text."""
+    return (diagnostic.line or 0, diagnostic.message, diagnostic.hint, diagnostic.severity)
 
 
 def _optional(value: Field | None) -> str | None:
