@@ -921,6 +921,11 @@ def _story_pages(entries: tuple[Entry, ...], taxonomies: Mapping[str, tuple[Term
     return pages
 
 
+_HOME = Link("Home", "/")
+_TOPICS = Link("Topics", urls.term_path("topics"))
+"""The first two crumbs of every story's page: one object each, not one a page."""
+
+
 def _story_page(entry: Entry, output: str, older: Entry | None, newer: Entry | None,
                 more: tuple[Entry, ...], config: SiteConfig) -> Page:
     story = entry.story
@@ -960,10 +965,6 @@ def _nearest_in_topic(entry: Entry, position: Mapping[str, int], topic: Term,
                 nearest.append(by_id[topic.story_ids[index]])
         distance += 1
     return tuple(nearest)
-
-
-_HOME = Link("Home", "/")
-_TOPICS = Link("Topics", urls.term_path("topics"))
 
 
 def _description(story: Story, config: SiteConfig) -> str:

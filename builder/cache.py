@@ -225,12 +225,13 @@ class Cache:
     (the preview server keeps one open across rebuilds, so warm rebuilds skip unpickling)."""
 
     def __init__(self, connection: sqlite3.Connection, location: str,
-                 notes: tuple[Diagnostic, ...] = (), *, keep_parses: bool = False):
+                 notes: tuple[Diagnostic, ...] = (), *, long_lived: bool = False):
         self._db = connection
-        self._keep_parses = keep_parses
-        """Whether parses read or stored stay in memory for the next build: one build
-        has no use for them once read, and would hold them (with their sketches) through
-        rendering, in every worker's inherited memory (100 MB at 100,000 stories)."""
+        self._long_lived = long_lived
+        """Whether parses, file keys and derived values stay in memory for the next build.
+        One build has no use for them once read, and would hold them through rendering, in
+        every worker's inherited memory (the parses' sketches alone: 100 MB at 100,000
+        stories)."""
         self.location = location
         """The database file, or ``:memory:`` when the cache folder was unusable."""
         self.notes = notes
@@ -247,8 +248,8 @@ class Cache:
         would no longer match the record, so nothing stale could be kept.)"""
 
     @classmethod
-    def open(cls, folder: Path, *, keep_parses: bool = False) -> Cache:
-        """Open (creating if needed) the cache in ``folder``; ``keep_parses`` for a process
+    def open(cls, folder: Path, *, long_lived: bool = False) -> Cache:
+        """Open (creating if needed) the cache in ``folder``; ``long_lived`` for a process
         that builds again and again.
 
         A database of another schema version is emptied; a file that is not a database is
@@ -260,7 +261,7 @@ class Cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             with _opening(path):
                 connection, notes = _connect(str(path))
-            return cls(connection, str(path), notes, keep_parses=keep_parses)
+            return cls(connection, str(path), notes, long_lived=long_lived)
         except sqlite3.OperationalError as exc:  # cannot open or lock it: leave it be
             unusable: Exception = exc
         except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
@@ -270,7 +271,7 @@ class Cache:
                 with _opening(path):
                     _remove_database(path)
                     connection, notes = _connect(str(path))
-                return cls(connection, str(path), (note, *notes), keep_parses=keep_parses)
+                return cls(connection, str(path), (note, *notes), long_lived=long_lived)
             except (sqlite3.Error, OSError) as again:
                 unusable = again
         except OSError as exc:
@@ -279,7 +280,7 @@ class Cache:
         return cls(connection, ":memory:", (_note(
             path, f"cannot use the build cache ({unusable}); this build keeps none",
             "check that the cache folder (cache_dir in gazette.toml) is writable"),),
-            keep_parses=keep_parses)
+            long_lived=long_lived)
 
     def close(self) -> None:
         self._db.close()
@@ -306,7 +307,7 @@ class Cache:
                     found[key] = pickle.loads(blob)
                 except Exception:  # noqa: BLE001 - a damaged row is a miss; it is re-parsed
                     continue
-        if self._keep_parses:
+        if self._long_lived:
             self._parsed.update(found)
         return found
 
@@ -319,17 +320,19 @@ class Cache:
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO parsed (key, result) VALUES (?, ?)",
                                  rows)
-        if self._keep_parses:
+        if self._long_lived:
             self._parsed.update(results)
 
     def retain_parsed(self, keys: Collection[str]) -> None:
         """Forget parse results not among ``keys`` (the files of the build just done).
 
-        The memory layer keeps exactly ``keys``. The database keeps everything until it
-        holds more than twice as many results as the build used, so two projects' configs
-        alternating on one cache (a preview and a deploy build) do not evict each other.
+        The memory layer (``long_lived``) keeps exactly ``keys``. The database keeps
+        everything until it holds more than twice as many results as the build used, so two
+        projects' configs alternating on one cache (a preview and a deploy build) do not
+        evict each other.
         """
-        self._parsed = {key: self._parsed[key] for key in keys if key in self._parsed}
+        if self._parsed:
+            self._parsed = {key: self._parsed[key] for key in keys if key in self._parsed}
         (stored,) = self._db.execute("SELECT count(*) FROM parsed").fetchone()
         if stored <= 2 * len(keys) + 100:
             return
@@ -477,15 +480,18 @@ class Cache:
                    if entry[0][1] < racy and entry[0][2] < racy}
         known = self._file_keys(context)
         gone = [path for path in gone if path in known]
-        if not trusted and not gone:
+        if trusted or gone:
+            with self._transaction():
+                self._db.execute("DELETE FROM files WHERE context != ?", (context,))
+                self._db.executemany("DELETE FROM files WHERE path = ?",
+                                     ((path,) for path in gone))
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO files (path, context, size, mtime_ns, ctime_ns, "
+                    "inode, key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ((path, context, *identity, key) for path, (identity, key) in trusted.items()))
+        if not self._long_lived:  # read once per build
+            self._files = None
             return
-        with self._transaction():
-            self._db.execute("DELETE FROM files WHERE context != ?", (context,))
-            self._db.executemany("DELETE FROM files WHERE path = ?", ((path,) for path in gone))
-            self._db.executemany(
-                "INSERT OR REPLACE INTO files (path, context, size, mtime_ns, ctime_ns, inode, "
-                "key) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                ((path, context, *identity, key) for path, (identity, key) in trusted.items()))
         for path in gone:
             del known[path]
         known.update(trusted)
@@ -517,7 +523,9 @@ class Cache:
                                  (key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
                                   newest + 1))
             self._db.execute("DELETE FROM derived WHERE used <= ?", (newest + 1 - _DERIVED_KEPT,))
-        self._derived[key] = value  # a long-lived process keeps the newest in memory
+        if not self._long_lived:
+            return value
+        self._derived[key] = value  # the newest kept in memory
         while len(self._derived) > _DERIVED_KEPT:
             del self._derived[next(iter(self._derived))]
         return value

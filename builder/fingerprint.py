@@ -243,17 +243,18 @@ class RecordDigester:
 _sha256 = hashlib.sha256
 """The digest of values: SHA-256 cut to :data:`DIGEST_SIZE`, as strong against collisions
 as BLAKE2b of that size and, on processors with SHA instructions, twice as fast over
-the long texts (story bodies) that most of a site's bytes are."""
+the long values (story bodies, packed) that most of a site's bytes are."""
 
 _SHORT = 512
 """Strings of at most this many bytes (names, URLs, labels: met on page after page) keep
-their encoding for the fingerprinter's life; longer ones (bodies) are in records, which
+their encoding (up to :data:`_KEPT` of them); longer ones (summaries) are in records, which
 are encoded once anyway."""
 
 _KEPT = 1 << 16
 """Texts (and links) whose encodings a fingerprinter keeps at most: those met most are a
 site's term names and URLs, a few thousand; the rest are each story's links, met on a
-handful of pages. Unbounded, they held 100 MB in each rendering process at 100,000
+handful of pages. When full, all are forgotten and the next ones kept. Unbounded, they
+held 100 MB in each rendering process at 100,000
 stories."""
 
 _TEXT_HEADS = [b"s%d:" % size for size in range(_SHORT + 1)]
@@ -270,7 +271,7 @@ def _encoder(memo: dict[int, bytes], alive: dict[int, object],
     encoding of a record's type and fields (None for a value that is no record), sharing
     what they remember: ``memo`` (the digest of each record met, by id), ``alive`` (those
     records, so an id in ``memo`` is not reused while they live) and ``texts`` (the
-    encoding of each short text met).
+    encoding of short texts met, up to :data:`_KEPT`).
 
     The encoding is prefix-free: a value's bytes start with a letter naming its kind and
     show where they end (a length or count, a fixed size, or a terminator), so a stream of

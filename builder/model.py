@@ -47,6 +47,9 @@ def pickled_by_fields(*, shared: tuple[str, ...] = ()) -> Callable[[_Fielded], _
         values = operator.attrgetter(*names)
         assign = object.__setattr__  # the classes are frozen
         interned = frozenset(shared)
+        unknown = sorted(interned.difference(names))
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)} to share")
 
         def __getstate__(self: object) -> tuple:
             return values(self)
@@ -63,6 +66,8 @@ def pickled_by_fields(*, shared: tuple[str, ...] = ()) -> Callable[[_Fielded], _
 
 
 def _interned(value: object) -> object:
+    """``value`` with its texts interned (on Python 3.12, an interned text lives as long as
+    the process: the preview server keeps each topic, source or tag it ever read)."""
     if type(value) is str:
         return sys.intern(value)
     if type(value) is tuple:
@@ -75,8 +80,13 @@ _BODY_PACKING = 1
 only 7% smaller, in 40% more time."""
 
 
-@pickled_by_fields(shared=("topic", "source", "publisher", "byline", "dateline", "tags",
-                           "lang", "license", "footer", "shape"))
+_SHARED = ("topic", "source", "publisher", "byline", "dateline", "tags", "lang", "license",
+           "footer", "shape")
+"""A story's fields that many stories repeat: one copy of each text, made as the story is
+(in the process that parses it) and as it is unpickled (in the one that reads the parse)."""
+
+
+@pickled_by_fields(shared=_SHARED)
 @dataclass(frozen=True, slots=True)
 class Story:
     """One news story, normalized whatever shape its file arrived in."""
@@ -134,6 +144,8 @@ class Story:
     only then (without unpacking every body for each build's warnings)."""
 
     def __post_init__(self, body: str) -> None:
+        for name in _SHARED:
+            object.__setattr__(self, name, _interned(getattr(self, name)))
         object.__setattr__(self, "packed_body", zlib.compress(
             body.encode("utf-8", "surrogatepass"), _BODY_PACKING))
         object.__setattr__(self, "markup", "<" in body)

@@ -97,7 +97,8 @@ def to_markdown(story: Story) -> str:
         lines.extend(_yaml_entry(key, value))
     lines.append("---")
     head = "\n".join(lines) + "\n"
-    return f"{head}\n{story.body}\n" if story.body else head
+    body = story.body
+    return f"{head}\n{body}\n" if body else head
 
 
 def _yaml_entry(key: str, value: object) -> list[str]:

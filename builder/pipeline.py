@@ -170,7 +170,8 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
 
     A story that cannot be read is skipped and listed in ``skipped``; with ``strict`` any
     error stops the build (:class:`ContentError`) before anything is written. ``cache`` is
-    an open :class:`Cache` to use (the preview server keeps one warm); by default the
+    an open :class:`Cache` to use (the preview server keeps one open, with its parses in
+    memory); by default the
     project's cache in ``config.cache_path`` is opened for this build.
 
     ``in_place`` lets a small change be applied to the existing output by a burst of
@@ -335,7 +336,7 @@ class WarmBuilds:
         None: every story file is looked at."""
         if self._cache is None or self._folder != config.cache_path:  # cache_dir edited
             self.close()
-            self._cache, self._folder = (Cache.open(config.cache_path, keep_parses=True),
+            self._cache, self._folder = (Cache.open(config.cache_path, long_lived=True),
                                           config.cache_path)
         # A failed build carries nothing over, and the next starts afresh: it may have
         # changed the output before it failed.

@@ -345,3 +345,16 @@ def test_a_record_written_by_another_process_meanwhile_is_replaced_whole(tmp_pat
         cache.record_build(site, b"one", "summary", mine)
     with Cache.open(tmp_path) as cache:
         assert cache.last_build(site).files == mine
+
+
+def test_only_a_cache_asked_to_keeps_parses_in_memory(tmp_path):
+    """The preview's cache hands a build the very parse objects of the last (so unchanged
+    stories are the same objects); a one-shot build's holds none through rendering."""
+    result = parse_bytes(STORY, "economy/000_a203978440becfc5.txt", SiteConfig(root=tmp_path))
+    with Cache.open(tmp_path / "cache") as cache:
+        cache.store_parsed({"key": result})
+    with Cache.open(tmp_path / "cache", long_lived=True) as cache:
+        kept = cache.parsed(["key"])["key"]
+        assert cache.parsed(["key"])["key"] is kept
+    with Cache.open(tmp_path / "cache") as cache:
+        assert cache.parsed(["key"])["key"] is not cache.parsed(["key"])["key"]

@@ -12,7 +12,8 @@ import pytest
 
 from builder.assemble import Link, Page
 from builder.errors import Diagnostic
-from builder.fingerprint import Digests, Fingerprinter, RecordDigester, folder_digest
+from builder.fingerprint import (Digests, Fingerprinter, RecordDigester, _encoder,
+                                 folder_digest)
 from builder.model import Story
 
 REPO = Path(__file__).resolve().parent.parent
@@ -215,3 +216,8 @@ def test_a_fingerprinter_that_forgets_texts_gives_the_same_fingerprints(monkeypa
     monkeypatch.setattr("builder.fingerprint._KEPT", 3)
     forgetting = Fingerprinter(b"context")
     assert [forgetting.page(each) for each in pages] == expected
+    texts: dict[str, bytes] = {}
+    encode, _ = _encoder({}, {}, texts)
+    for each in pages:
+        encode(each)
+        assert len(texts) <= 3

@@ -297,7 +297,7 @@ def test_a_first_build_records_the_fingerprints_the_renderers_made(tmp_path, job
 
 def test_a_warm_cache_object_serves_many_builds(tmp_path):
     config = make_project(tmp_path, 10)
-    with Cache.open(config.cache_path) as cache:
+    with Cache.open(config.cache_path, long_lived=True) as cache:
         pipeline.build(config, jobs=1, cache=cache)
         path = stories_in(config)[2]
         write(path, story_text(2, version=5, tags=("OPEC",)))

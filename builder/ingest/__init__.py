@@ -93,7 +93,7 @@ def _parse(data: bytes, relpath: str, shown: str, config: SiteConfig) -> FileRes
     for number, record in enumerate(records, start=1):
         record_bytes = data if len(records) == 1 else record.text.encode("utf-8")
         place = Place(relpath, number, len(records), hashlib.sha256(record_bytes).hexdigest(),
-                      shown, record.line_offset)
+                      shown=shown, line_offset=record.line_offset)
         common = [p.diagnostic(shown) for p in file_problems if p.severity != "error"]
         try:
             stories.append(finish(_draft(shape, record.text, config), place, config, common))

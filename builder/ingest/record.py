@@ -77,9 +77,9 @@ class Place:
     number: int = 1
     count: int = 1
     content_hash: str = ""
-    shown: str = ""
+    shown: str = field(kw_only=True)
     """The file as diagnostics name it (``content/world/001.txt``)."""
-    line_offset: int = 0
+    line_offset: int = field(default=0, kw_only=True)
     """Lines of the file before the record's first: a record's lines are counted from 1."""
 
     @property
