@@ -13,7 +13,6 @@ the later name's slug gets a short hash and a warning says so.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import operator
 import unicodedata
 from collections import Counter, defaultdict
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 from builder import similarity, urls
 from builder.config import SiteConfig
 from builder.errors import BuildError, Diagnostic, by_place
+from builder.memo import memo
 from builder.model import Moment, Story, chronological
 
 __all__ = [
@@ -238,7 +238,7 @@ def at_once(compute: Callable[[], T]) -> Callable[[], T]:
     return lambda: result
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@memo(maxsize=1 << 16)
 def term_key(name: str) -> str:
     """The identity of a term name: case and Unicode normalisation do not count.
 

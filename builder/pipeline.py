@@ -44,7 +44,7 @@ from itertools import chain, compress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from builder import discover, output
+from builder import discover, memo, output
 from builder.cache import Cache, PublishedFile, parse_context
 from builder.config import DEFAULT_STATIC, DEFAULT_TEMPLATES, SiteConfig
 from builder.errors import BuildError, ConfigError, ContentError, Diagnostic, by_place
@@ -278,8 +278,9 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                                    map(present.get, outputs))
                                if not _still_published(was, fingerprint, now)]
         parsed = reading.parsed
-        if not warm:  # let go of the parses before the render workers fork: each story's
-            del reading  # sketch alone is 1 KB, 100 MB at 100,000 stories
+        if not warm:  # let go of the parses and memos before the render workers fork: each
+            del reading  # story's sketch alone is 1 KB, 100 MB at 100,000 stories
+            memo.forget()
         # One stage: each page is written as it is rendered, while the next ones render.
         with _timed("render+write", timings):
             written, identities, indexed = _write(
@@ -725,19 +726,19 @@ def _claims(site: Site, statics: dict[str, Path]) -> dict[str, str]:
 def _removed_html(site: Site, config: SiteConfig,
                   before: Mapping[int, tuple[Story, tuple[Diagnostic, ...]]]
                   ) -> dict[int, tuple[Story, tuple[Diagnostic, ...]]]:
-    """What the sanitiser removes from each story shown (:func:`render.removed_html`), by
-    the story object's id; taken from ``before`` for the very same story objects."""
+    """What the sanitiser removes from each story shown whose body holds a ``<``
+    (:func:`render.removed_html`), by the story object's id; taken from ``before`` for the
+    very same story objects."""
     from builder import render
     from builder.assemble import shown_path
 
     found = {}
     for story in map(_STORY, site.entries):
+        if not story.markup:  # a body without '<' has none
+            continue
         known = before.get(id(story))
         if known is None or known[0] is not story:
-            # A body without '<' has none: skip it before making its path (render checks
-            # it too).
-            known = (story, tuple(render.removed_html(story, shown_path(story, config)))
-                     if story.markup else ())
+            known = (story, tuple(render.removed_html(story, shown_path(story, config))))
         found[id(story)] = known
     return found
 

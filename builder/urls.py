@@ -10,11 +10,11 @@ path that could land outside the output directory.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from zoneinfo import ZoneInfo
 
 from builder.config import SiteConfig
+from builder.memo import memo
 from builder.model import Story
 from builder.slugs import RESERVED, SLUG_PATTERN, is_valid_slug, short_hash, slugify, told_apart
 
@@ -40,7 +40,7 @@ def story_path(story: Story, config: SiteConfig, *, apart: bool = False) -> str:
                        config.permalink, config.timezone)
 
 
-@functools.lru_cache(maxsize=1 << 18)  # each story's, again at every rebuild of a preview
+@memo(maxsize=1 << 18)  # each story's, again at every rebuild of a preview
 def _story_path(slug: str, story_id: str, topic: str, date: dt.date | dt.datetime | None,
                 apart: bool, permalink: str, timezone: str) -> str:
     # Equal keys give equal paths: aware datetimes that are equal are one instant, which
@@ -114,7 +114,7 @@ _FORBIDDEN = re.compile(r"[\\%?#:\x00-\x1f]")
 separator and control characters (NUL among them)."""
 
 
-@functools.lru_cache(maxsize=1 << 17)  # a site's pages, again at every rebuild of a preview
+@memo(maxsize=1 << 17)  # a site's pages, again at every rebuild of a preview
 def output_path(path: str) -> str:
     """The file, relative to the output directory, that serves the site path ``path``.
 

@@ -20,9 +20,10 @@ The extractor is deliberately simple and deterministic:
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Mapping
+
+from builder.memo import memo
 
 _COUNTRIES = """
 Afghanistan: Afghan | Albania: Albanian | Algeria: Algerian | Argentina: Argentine,
@@ -208,7 +209,7 @@ _Marked = tuple[tuple[str, bool, bool], ...]
 """(name, is_place, opens_sentence) of each name a run holds."""
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@memo(maxsize=1 << 16)
 def _names_in_run(text_of_run: str) -> tuple[_Marked, _Marked, _Marked]:
     """What a run names inside a sentence, what it names when it opens one, and what it
     names after a bracket, quote or colon (openers skipped as at a sentence's start, but
