@@ -159,7 +159,18 @@ def small(tmp_path_factory) -> Editions:
 
 # -- killed builds -----------------------------------------------------------------------
 
-def test_a_build_killed_at_any_moment_leaves_the_old_or_the_new_site_never_a_mix(big):
+@pytest.fixture
+def interruptible():
+    """Builds that Ctrl-C reaches, as from a terminal, even when the tests run as a
+    background job of a shell without job control, which ignores SIGINT: an ignored signal
+    stays ignored across ``exec``, a handled one does not."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_a_build_killed_at_any_moment_leaves_the_old_or_the_new_site_never_a_mix(
+        big, interruptible):
     """SIGKILL (the OOM killer, ``kill -9``) and SIGINT (Ctrl-C, sent to the whole process
     group as a terminal does) at moments spread over a whole build."""
     started = time.monotonic()
