@@ -171,8 +171,8 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
     A story that cannot be read is skipped and listed in ``skipped``; with ``strict`` any
     error stops the build (:class:`ContentError`) before anything is written. ``cache`` is
     an open :class:`Cache` to use (the preview server keeps one open, with its parses in
-    memory); by default the
-    project's cache in ``config.cache_path`` is opened for this build.
+    memory); by default the project's cache in ``config.cache_path`` is opened for this
+    build.
 
     ``in_place`` lets a small change be applied to the existing output by a burst of
     renames instead of a whole new tree swapped in: much faster on a big site, but a
