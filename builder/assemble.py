@@ -25,11 +25,11 @@ from builder import similarity, urls
 from builder.config import SiteConfig
 from builder.errors import BuildError, Diagnostic, by_place
 from builder.memo import memo
-from builder.model import Moment, Story, chronological
+from builder.model import Moment, Story, chronological, pickled_by_fields
 
 __all__ = [
     "ArchiveNode", "Entry", "Link", "Page", "Pagination", "Site", "Spawn", "Term", "assemble",
-    "at_once", "find_collisions", "same", "shown_path", "term_key",
+    "at_once", "find_collisions", "ready_to_patch", "same", "shown_path", "term_key",
 ]
 
 TAXONOMY_LABELS = {"topics": "Topics", "tags": "Tags", "sources": "Sources",
@@ -42,6 +42,7 @@ FEED_TAXONOMIES = ("topics", "sources", "tags")
 """Taxonomies whose terms get an Atom feed each."""
 
 
+@pickled_by_fields()
 @dataclass(frozen=True, slots=True)
 class Link:
     """A labelled site path (without base path; templates add it)."""
@@ -50,6 +51,7 @@ class Link:
     url: str
 
 
+@pickled_by_fields()
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A story with the URLs it links to: what list pages and story pages show."""
@@ -68,6 +70,7 @@ class Entry:
     """Related coverage: stories sharing rare tags, the same topic, close in time."""
 
 
+@pickled_by_fields()
 @dataclass(frozen=True, slots=True)
 class Term:
     """One tag, topic, source or publisher, with its stories newest first."""
@@ -97,6 +100,7 @@ class Term:
         return len(self.story_ids)
 
 
+@pickled_by_fields()
 @dataclass(frozen=True, slots=True)
 class ArchiveNode:
     """A year, month or day of the date archive with how many stories it holds."""
@@ -107,6 +111,7 @@ class ArchiveNode:
     children: tuple[ArchiveNode, ...] = ()
 
 
+@pickled_by_fields()
 @dataclass(frozen=True, slots=True)
 class Pagination:
     """Where a list page sits among the pages of its list (page 1 is at ``base``)."""
@@ -141,6 +146,7 @@ class Pagination:
         return tuple(shown)
 
 
+@pickled_by_fields()
 @dataclass(frozen=True, slots=True)
 class Page:
     """One output file: where it goes, which template draws it and the data it shows.
@@ -458,6 +464,16 @@ def _by_difference(previous: Site, stories: tuple[Story, ...], build_time: dt.da
         pages[position] = _patched_page(pages[position], swapped, config)
     return replace(previous, entries=tuple(entries), pages=tuple(pages), stories=stories,
                    patching=patching)
+
+
+def ready_to_patch(site: Site, sketches: Mapping[str, similarity.TextSketch]) -> Site:
+    """``site`` knowing what patching it needs (:class:`Patching`; ``sketches``: its
+    stories', by id), so a patch made from it in another process skips finding that (a pass
+    over every page). The site unchanged when it knows already, or cannot be patched."""
+    if site.patching is not None:
+        return site
+    patching = _patching(site, sketches, ())
+    return site if patching is None else replace(site, patching=patching)
 
 
 def _patching(site: Site, sketches: Mapping[str, similarity.TextSketch],

@@ -19,6 +19,10 @@ It holds four things, all safe to lose (deleting the folder only makes the next 
 - **derived values**: results of costly pure computations over the whole archive (related
   coverage), under a digest of their inputs and code (:meth:`Cache.remembered`), so a
   correction that changes no story's tags does not recompute them.
+- **the site model** a build made (its parses, assembled site, fingerprints and digests),
+  beside the database in one file (:meth:`Cache.kept_model`), under the digest of the code
+  that made it: the next build in a new process starts from it as the preview server's
+  rebuilds start from the last one in memory.
 
 Crash and concurrency safety come from SQLite itself: write-ahead logging, every write in
 one ``BEGIN IMMEDIATE`` transaction, and a busy timeout so two builds sharing a cache wait
@@ -56,9 +60,11 @@ __all__ = [
     "parse_context", "story_key",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bump whenever the tables below change shape; an older database is then replaced."""
 DATABASE_NAME = "gazette.sqlite3"
+MODEL_NAME = "site-model.pickle"
+"""The file beside the database holding the model a build kept (:meth:`Cache.keep_model`)."""
 BUSY_TIMEOUT_SECONDS = 60.0
 """How long a build waits for another build's write transaction before giving up."""
 T = TypeVar("T")
@@ -91,7 +97,8 @@ CREATE TABLE IF NOT EXISTS builds (
     site    TEXT PRIMARY KEY,  -- absolute output directory
     inputs  BLOB NOT NULL,     -- digest of everything the build read
     summary BLOB NOT NULL,     -- pickled summary of what it published
-    tree    BLOB NOT NULL      -- builder.output.tree_record() of the output it left
+    tree    BLOB NOT NULL,     -- builder.output.tree_record() of the output it left
+    reserve BLOB NOT NULL      -- and of the reserve (the site before), or empty
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS published (
     site        TEXT NOT NULL,    -- absolute output directory
@@ -153,6 +160,8 @@ class BuildRecord:
     """What it reported (the pipeline's choice of value)."""
     tree: bytes
     """:func:`builder.output.tree_record` of the output directory as the build left it."""
+    reserve: bytes = b""
+    """The same of the reserve it left (``builder.output.write_site(reserve=)``), or empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +357,7 @@ class Cache:
 
     def build_record(self, site: Path) -> BuildRecord | None:
         """The last build of the output directory ``site``, without its list of files."""
-        row = self._db.execute("SELECT inputs, summary, tree FROM builds WHERE site = ?",
+        row = self._db.execute("SELECT inputs, summary, tree, reserve FROM builds WHERE site = ?",
                                (_site_key(site),)).fetchone()
         if row is None:
             return None
@@ -356,7 +365,7 @@ class Cache:
             summary = pickle.loads(row[1])
         except Exception:  # noqa: BLE001 - a damaged record: as if there were none
             return None
-        return BuildRecord(bytes(row[0]), summary, bytes(row[2]))
+        return BuildRecord(bytes(row[0]), summary, bytes(row[2]), bytes(row[3]))
 
     def last_build(self, site: Path) -> LastBuild | None:
         """What the last build of the output directory ``site`` read and published."""
@@ -377,11 +386,13 @@ class Cache:
         return record
 
     def record_build(self, site: Path, inputs: bytes, summary: object,
-                     files: Mapping[str, PublishedFile], tree: bytes = b"") -> None:
+                     files: Mapping[str, PublishedFile], tree: bytes = b"",
+                     reserve: bytes = b"") -> None:
         """Replace the record of ``site``, in one transaction: a crash leaves the old
         record or the new one. Records of output directories that no longer exist (old
         preview folders) go too. ``tree`` is :func:`builder.output.tree_record` of the
-        folder as the build left it (none: the next build walks it)."""
+        folder as the build left it (none: the next build walks it), ``reserve`` the same
+        of the reserve it left (none: the next build walks that)."""
         key = _site_key(site)
         blob = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL)
         with self._transaction():
@@ -402,7 +413,7 @@ class Cache:
             else:
                 self._db.execute("DELETE FROM published WHERE site = ?", (key,))
                 stale, fresh = set(), files.items()
-            self._write_record(key, inputs, blob, tree, stale, fresh)
+            self._write_record(key, inputs, blob, tree, reserve, stale, fresh)
         self._builds = {key: LastBuild(inputs, summary, dict(files))}
         self._builds_version = self._data_version()
 
@@ -423,17 +434,17 @@ class Cache:
             files = {**known.files, **changed}
             for path in removed:
                 files.pop(path, None)
-            self._write_record(key, inputs, blob, b"", removed, changed.items())
+            self._write_record(key, inputs, blob, b"", b"", removed, changed.items())
         self._builds = {key: LastBuild(inputs, summary, files)}
         self._builds_version = self._data_version()
         return True
 
-    def _write_record(self, key: str, inputs: bytes, summary: bytes, tree: bytes,
+    def _write_record(self, key: str, inputs: bytes, summary: bytes, tree: bytes, reserve: bytes,
                       stale: Iterable[str], fresh: Iterable[tuple[str, PublishedFile]]) -> None:
         """The rows of a build's record: its own, and its published files', ``stale`` ones
         deleted and ``fresh`` ones written (inside the caller's transaction)."""
-        self._db.execute("INSERT OR REPLACE INTO builds (site, inputs, summary, tree) "
-                         "VALUES (?, ?, ?, ?)", (key, inputs, summary, tree))
+        self._db.execute("INSERT OR REPLACE INTO builds (site, inputs, summary, tree, reserve) "
+                         "VALUES (?, ?, ?, ?, ?)", (key, inputs, summary, tree, reserve))
         self._db.executemany("DELETE FROM published WHERE site = ? AND path = ?",
                              ((key, path) for path in stale))
         self._db.executemany(
@@ -529,6 +540,46 @@ class Cache:
         while len(self._derived) > _DERIVED_KEPT:
             del self._derived[next(iter(self._derived))]
         return value
+
+    # -- the site model --------------------------------------------------------------------
+
+    def kept_model(self, code: bytes) -> Any:
+        """The value :meth:`keep_model` last kept under ``code`` (the digest of the code
+        that made it: another version's objects may not even unpickle), else None."""
+        path = self._model_path()
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as stream:
+                if pickle.load(stream) != code:
+                    return None
+                return pickle.load(stream)
+        except Exception:  # noqa: BLE001 - none kept, damaged, or another version's
+            return None
+
+    def keep_model(self, code: bytes, model: object) -> None:
+        """Keep ``model`` (pickled) for :meth:`kept_model`, replacing the last one whole:
+        a process reading it meanwhile, or killed while writing, sees one or the other.
+        Not kept when it cannot be written (a full disk): it only ever saves time."""
+        path = self._model_path()
+        if path is None:
+            return
+        partial = f"{path}.partial"
+        with open(f"{path}.lock", "a") as lock:  # two writers would share the partial file
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                with open(partial, "wb") as stream:
+                    pickle.dump(code, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(model, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(partial, path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(partial)
+
+    def _model_path(self) -> str | None:
+        if self.location == ":memory:":
+            return None
+        return os.path.join(os.path.dirname(self.location), MODEL_NAME)
 
     # -- plumbing --------------------------------------------------------------------------
 

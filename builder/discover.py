@@ -20,6 +20,7 @@ from pathlib import Path
 
 from builder.cache import Cache, StatIdentity, parse_context, story_key
 from builder.config import SiteConfig
+from builder.model import pickled_by_fields
 
 __all__ = ["Source", "sources", "sources_after", "story_files"]
 
@@ -67,6 +68,7 @@ def _ignored(globs: tuple[str, ...]) -> Callable[[str], object]:
                       ).match
 
 
+@pickled_by_fields()
 @dataclass(frozen=True, slots=True)
 class Source:
     """One discovered story file and its cache key."""

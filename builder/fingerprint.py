@@ -162,6 +162,10 @@ class Digests:
     def __len__(self) -> int:
         return len(self.memo)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled as pairs: the records unpickle as new objects, under new ids.
+        return Digests.of, ([(self.records[key], digest) for key, digest in self.memo.items()],)
+
 
 class Fingerprinter:
     """Digests of pages (or any frozen value) within one build.

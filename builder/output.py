@@ -66,12 +66,13 @@ from builder.errors import BuildError
 
 __all__ = ["FileIdentity", "Files", "Staged", "StagingTree", "UpdateResult", "WriteResult",
            "exchange", "identity", "reserve_path", "snapshot", "stage_file", "tree_record",
-           "unchanged_files", "update_site", "write_site"]
+           "unchanged_files", "unchanged_files_meanwhile", "update_site", "write_site"]
 
 FileIdentity = tuple[int, int, int]
 """(size, modification time in ns, inode) of a file: changes whenever the file is replaced
 or written to, so an unchanged identity means the bytes last published are still there."""
 _NOT_A_FILE: FileIdentity = (-1, -1, -1)
+_INODE = 2
 _UNSETTLED = (-2, -2)
 """What :func:`tree_record` records of a folder changed too recently to be trusted."""
 
@@ -93,6 +94,11 @@ class WriteResult:
                                                 repr=False)
     """Every file of the site as it now is: what :func:`snapshot` of the output would
     return right after the write, without walking it again."""
+    tree: bytes = field(default=b"", compare=False, repr=False)
+    """A :func:`tree_record` of the output as the write left it."""
+    reserve: bytes = field(default=b"", compare=False, repr=False)
+    """The same of the reserve the write left, for the next write to take it up without
+    walking it (``write_site(reserve=)``); empty when not known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +142,8 @@ class UpdateResult:
 def write_site(files: Files | Callable[[StagingTree | None], Files], output: Path,
                copies: Iterable[tuple[str, Path]] = (),
                before_swap: Callable[[Path], None] | None = None,
-               kept: Iterable[str] = ()) -> WriteResult:
+               kept: Iterable[str] = (), recorded: bytes = b"", reserve: bytes = b""
+               ) -> WriteResult:
     """Publish ``files`` (relative path, bytes) and ``copies`` (relative path, source file)
     as the whole content of ``output``, atomically. ``kept`` names files of the current
     ``output`` that stay as they are: they are hard-linked into the new site unread (a
@@ -158,12 +165,18 @@ def write_site(files: Files | Callable[[StagingTree | None], Files], output: Pat
     ``output`` already holds (every file's bytes, nothing else there) is left alone: no
     swap, and the staged tree, all links to the live files, becomes the reserve.
 
+    ``recorded``: a :func:`tree_record` of ``output`` just found to hold exactly what it
+    recorded (:func:`unchanged_files`): the kept files' identities are taken from it, and
+    once swapped out, the old site is the reserve it records (:attr:`WriteResult.reserve`).
+    ``reserve``: that record of the reserve, as the last write left it: when every folder
+    of the reserve is still as recorded, its files are known without walking it.
+
     Paths must already be safe relative paths (see :func:`builder.urls.output_path`).
     Raises :class:`BuildError` with a one-line message if the site cannot be written.
     """
     output = Path(os.path.abspath(output))
     with _locked(output):
-        return _write_locked(files, copies, kept, output, before_swap)
+        return _write_locked(files, copies, kept, output, before_swap, recorded, reserve)
 
 
 def update_site(files: Iterable[tuple[str, bytes]], output: Path,
@@ -295,19 +308,24 @@ def snapshot(output: Path) -> dict[str, FileIdentity]:
     return found
 
 
-def tree_record(output: Path, files: Mapping[str, FileIdentity]) -> bytes:
+def tree_record(output: Path, files: Mapping[str, FileIdentity],
+                known: Mapping[str, tuple[int, int]] | None = None) -> bytes:
     """A record of ``output`` for :func:`unchanged_files`: its ``files`` with the given
     identities (the writer's, or :func:`snapshot`'s), and every folder holding them with
-    its identity now. A folder changed within the file system clock's current tick is
-    recorded as never matching: a file added to it within that tick would leave its
-    modification time as it is."""
+    its identity now (``known``: folders whose identity is known not to have changed since
+    it was found; the others are looked at). A folder changed within the file system
+    clock's current tick is recorded as never matching: a file added to it within that
+    tick would leave its modification time as it is."""
     settled_ns = _clock_now(output)
     names = sorted(_folders_of(files))
+    known = known or {}
+    unknown = [name for name in names if name not in known]
+    found = dict(zip(unknown, [
+        _UNSETTLED if mtime_ns >= settled_ns else (mtime_ns, inode)
+        for mtime_ns, inode in _folder_identities(os.fspath(output), unknown)]))
     paths = sorted(files)
-    identities = [_UNSETTLED if mtime_ns >= settled_ns else (mtime_ns, inode)
-                  for mtime_ns, inode in _folder_identities(os.fspath(output), names)]
-    return pickle.dumps((names, identities, paths, [files[p] for p in paths]),
-                        protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((names, [known.get(name) or found[name] for name in names], paths,
+                         [files[p] for p in paths]), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _clock_now(output: Path) -> int:
@@ -345,6 +363,65 @@ def unchanged_files(output: Path, record: bytes) -> dict[str, FileIdentity] | No
     except Exception:  # noqa: BLE001 - a path gone, or a damaged record: not unchanged
         return None
     return dict(zip(paths, files))
+
+
+def unchanged_files_meanwhile(output: Path, record: bytes
+                              ) -> Callable[[], dict[str, FileIdentity] | None]:
+    """:func:`unchanged_files`, found by a forked process while this one goes on: call the
+    function returned for the answer (once). The status calls are mostly the kernel's
+    time, the other core's while this one loads what the build starts from."""
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare: found here and now
+        found = unchanged_files(output, record)
+        return lambda: found
+    if pid == 0:  # the child: answers by its exit status alone, touching nothing else
+        status = 2
+        try:
+            status = 0 if unchanged_files(output, record) is not None else 1
+        finally:
+            os._exit(status)
+
+    def answer() -> dict[str, FileIdentity] | None:
+        _, status = os.waitpid(pid, 0)
+        return _recorded_files(record) if os.waitstatus_to_exitcode(status) == 0 else None
+
+    return answer
+
+
+def _recorded_files(record: bytes) -> dict[str, FileIdentity] | None:
+    """The files a :func:`tree_record` names, with their identities (None for none)."""
+    if not record:
+        return None
+    _, _, paths, files = pickle.loads(record)
+    return dict(zip(paths, files))
+
+
+def _listed(root: str, record: bytes
+            ) -> tuple[dict[str, FileIdentity], set[str], dict[str, tuple[int, int]]] | None:
+    """What :func:`_sweep` would find under ``root``, from its :func:`tree_record`, with
+    each folder's identity, when every folder recorded is still there with its modification
+    time and inode, and this process may change it; else None. An entry added, removed or renamed changes its
+    folder's time, so the names are as recorded and so is the inode each names (a file
+    written in place keeps its inode, and its bytes are compared before it is kept)."""
+    try:
+        names, folders, paths, files = pickle.loads(record)
+    except Exception:  # noqa: BLE001 - a damaged record: walk instead
+        return None
+    prefix = os.path.join(root, "")
+    owner = os.geteuid()
+    found = []
+    try:
+        for info in map(os.lstat, [prefix + name for name in names]):
+            if not stat.S_ISDIR(info.st_mode) or (owner and (
+                    info.st_uid != owner or info.st_mode & 0o300 != 0o300)):
+                return None  # not a folder, or one the walk's access check would look at
+            found.append((info.st_mtime_ns, info.st_ino))
+    except OSError:  # a folder gone
+        return None
+    if found != folders:
+        return None
+    return dict(zip(paths, files)), set(names), dict(zip(names, folders))
 
 
 def _folders_of(files: Iterable[str]) -> set[str]:
@@ -405,14 +482,16 @@ def _remove_tree(path: Path) -> None:
 
 def _write_locked(files: Files | Callable[[StagingTree | None], Files],
                   copies: Iterable[tuple[str, Path]], kept: Iterable[str], output: Path,
-                  before_swap: Callable[[Path], None] | None) -> WriteResult:
+                  before_swap: Callable[[Path], None] | None, recorded: bytes,
+                  reserve: bytes) -> WriteResult:
     staging = _new_staging(output)
     retired = None
+    live = _recorded_files(recorded)
     try:
         stage = None
         if _adopt_reserve(output, staging):
             try:
-                stage = _Stage.on_reserve(staging, output)
+                stage = _Stage.on_reserve(staging, output, reserve, live)
             except OSError:
                 # The reserve cannot be brought up to date (a folder made read-only, say):
                 # build the staging tree from scratch instead, as without a reserve. Found
@@ -420,7 +499,7 @@ def _write_locked(files: Files | Callable[[StagingTree | None], Files],
                 _remove_tree(staging)
                 staging = _new_staging(output)
         if stage is None:
-            stage = _Stage(staging, output)
+            stage = _Stage(staging, output, live=live)
             tree = StagingTree(stage.root, stage.live)
         else:
             tree = None
@@ -439,14 +518,21 @@ def _write_locked(files: Files | Callable[[StagingTree | None], Files],
             # The live site already is this site: nothing to swap. The staged tree, every
             # file a link to the live one, is the best reserve there is.
             _keep_as_reserve(staging, output)
-            return WriteResult(written=0, linked=stage.linked, identities=identities)
+            return WriteResult(written=0, linked=stage.linked, identities=identities,
+                               tree=tree_record(output, identities))
+        known = stage.unchanged_folders()
         if before_swap is not None:
             before_swap(staging)
             identities = snapshot(staging)  # it may have added, replaced or removed files
+            known = None
         _make_world_readable(staging)
         retired = _swap_in(staging, output)
-        if retired is not None:
-            _keep_as_reserve(retired, output)
+        # Renamed, a tree's folders keep their times: the new site's untouched ones are as
+        # the stage found them, and the old site is the reserve ``recorded`` records.
+        tree = tree_record(output, identities, known)
+        if retired is not None and _keep_as_reserve(retired, output):
+            return WriteResult(written=stage.written, linked=stage.linked,
+                               identities=identities, tree=tree, reserve=recorded)
     except BaseException as exc:
         # Half updated, or (Ctrl-C right after the swap) the previous site not yet made
         # the reserve: never kept. Whichever of these paths exists is ours to remove.
@@ -459,7 +545,8 @@ def _write_locked(files: Files | Callable[[StagingTree | None], Files],
                              f"{exc.strerror or exc}{where}; the previous site is unchanged"
                              ) from None
         raise
-    return WriteResult(written=stage.written, linked=stage.linked, identities=identities)
+    return WriteResult(written=stage.written, linked=stage.linked, identities=identities,
+                       tree=tree)
 
 
 def _holds_exactly(output: Path, identities: Mapping[str, FileIdentity]) -> bool:
@@ -501,12 +588,22 @@ class _Stage:
     """
 
     def __init__(self, staging: Path, output: Path,
-                 present: dict[str, os.stat_result] | None = None,
-                 folders: set[str] | None = None) -> None:
+                 present: dict[str, FileIdentity] | None = None,
+                 folders: set[str] | None = None,
+                 live: Mapping[str, FileIdentity] | None = None,
+                 folder_identities: dict[str, tuple[int, int]] | None = None) -> None:
         self.root = os.fspath(staging)
         self.live = os.fspath(output)
         self.present = present or {}
-        """The reserve's files not yet claimed by a file of the new site."""
+        """The reserve's files not yet claimed by a file of the new site. The reserve, the
+        staging tree and the live site are siblings on one file system (the swap is a
+        rename), so an inode number names one file among them."""
+        self.live_files = live or {}
+        """The live site's files, as just found (``write_site(recorded=)``), if known."""
+        self.folder_identities = folder_identities
+        """Each folder's identity as the stage began, when known (a recorded reserve)."""
+        self.touched: set[str] = set()
+        """Folders whose entries the stage changed (or made): their identities changed."""
         self.folders = folders or {""}
         """Folders that exist in the staging tree ("" is its top)."""
         self.identities: dict[str, FileIdentity] = {}
@@ -517,8 +614,15 @@ class _Stage:
         """Files that are the live site's, hard-linked."""
 
     @classmethod
-    def on_reserve(cls, staging: Path, output: Path) -> _Stage:
-        return cls(staging, output, *_sweep(os.fspath(staging)))
+    def on_reserve(cls, staging: Path, output: Path, recorded: bytes,
+                   live: Mapping[str, FileIdentity] | None) -> _Stage:
+        """The stage on the reserve just moved to ``staging``: known from ``recorded``
+        (its :func:`tree_record`) when every folder is still as recorded, else walked."""
+        listed = _listed(os.fspath(staging), recorded) if recorded else None
+        if listed is None:
+            return cls(staging, output, *_sweep(os.fspath(staging)), live=live)
+        present, folders, identities = listed
+        return cls(staging, output, present, folders, live=live, folder_identities=identities)
 
     def add(self, relative: str, data: bytes) -> None:
         """Stage ``data`` as ``relative``."""
@@ -527,22 +631,26 @@ class _Stage:
         have = self._claim(relative)
         if have is None:  # nothing of the reserve's there
             self._make_parent(relative)
+            self._touch(relative)
             self._record(relative, _stage_new(target, previous, data))
             return
         info = _lstat(previous)
         same_size = info is not None and stat.S_ISREG(info.st_mode) \
             and info.st_size == len(data)
-        if same_size and _same_file(have, info):
+        if same_size and have[_INODE] == info.st_ino:
             if _read(previous) == data:  # already linked to the published file
                 self._record(relative, Staged(_identity_of(info), linked=True))
                 return
             same_size = False  # and the reserve's copy, the same file, differs too
+        self._touch(relative)  # replaced, from here on
         if same_size and _read(previous) == data:
             os.unlink(target)
-            self._record(relative, Staged(_link(previous, target, info), linked=True))
+            self._record(relative, Staged(_link(previous, target, _identity_of(info)),
+                                          linked=True))
             return
-        if have.st_size == len(data) and _read(target) == data:
-            self._record(relative, Staged(_identity_of(have), linked=False))  # the reserve's
+        if have[0] == len(data) and _read(target) == data:  # the reserve's (whose
+            # recorded identity may be older than an edit in place: taken again)
+            self._record(relative, Staged(identity(Path(target)), linked=False))
             return
         os.unlink(target)
         self._record(relative, Staged(_write_new(target, data), linked=False))
@@ -568,16 +676,17 @@ class _Stage:
             return
         target = f"{self.root}/{relative}"
         previous = f"{self.live}/{relative}"
-        info = os.lstat(previous)
+        info = self.live_files.get(relative) or _identity_of(os.lstat(previous))
         have = self._claim(relative)
         if have is not None:
-            if _same_file(have, info):
-                self.identities[relative] = _identity_of(info)
+            if have[_INODE] == info[_INODE]:
+                self.identities[relative] = info
                 self.linked += 1
                 return
             os.unlink(target)
         else:
             self._make_parent(relative)
+        self._touch(relative)
         self.identities[relative] = _link(previous, target, info)
         self.linked += 1
 
@@ -586,6 +695,7 @@ class _Stage:
         that lead to none of its files (deepest first)."""
         for relative in self.present:
             os.unlink(f"{self.root}/{relative}")
+            self._touch(relative)
         self.present = {}
         needed = {""}
         for relative in self.identities:
@@ -595,9 +705,21 @@ class _Stage:
                 parent = parent.rpartition("/")[0]
         for folder in sorted(self.folders - needed, reverse=True):  # "a/b" before "a"
             os.rmdir(f"{self.root}/{folder}")
+            self._touch(folder)
         self.folders &= needed
 
-    def _claim(self, relative: str) -> os.stat_result | None:
+    def _touch(self, relative: str) -> None:
+        """Note that the folder holding ``relative`` changed."""
+        self.touched.add(relative.rpartition("/")[0])
+
+    def unchanged_folders(self) -> dict[str, tuple[int, int]] | None:
+        """The identities of the folders the stage left as it found them, when known."""
+        if self.folder_identities is None:
+            return None
+        return {name: folder for name, folder in self.folder_identities.items()
+                if name not in self.touched}
+
+    def _claim(self, relative: str) -> FileIdentity | None:
         """The reserve's file at ``relative``, now the new site's to keep or replace; a
         reserve folder there (a file must go where it was) is removed, unless files of
         the new site are in it (two files claim one path: staging the second one fails)."""
@@ -606,6 +728,7 @@ class _Stage:
         if have is None and relative in self.folders \
                 and not any(staged.startswith(below) for staged in self.identities):
             shutil.rmtree(f"{self.root}/{relative}")
+            self._touch(relative)
             self.folders = {f for f in self.folders if f != relative and not f.startswith(below)}
             self.present = {r: s for r, s in self.present.items() if not r.startswith(below)}
         return have
@@ -624,17 +747,18 @@ class _Stage:
             if self.present.pop(folder, None) is not None:
                 os.unlink(f"{self.root}/{folder}")
             os.mkdir(f"{self.root}/{folder}")
+            self.touched.update((folder, folder.rpartition("/")[0]))  # made, and in its parent
             self.folders.add(folder)
 
 
-def _sweep(root: str) -> tuple[dict[str, os.stat_result], set[str]]:
+def _sweep(root: str) -> tuple[dict[str, FileIdentity], set[str]]:
     """Walk the reserve, just moved to the staging path, once: remove every entry that is
     neither a regular file nor a folder (a symlink, a socket: never followed, never
     wanted); return the status of each file and the set of folders ("" for the top).
 
     Raises PermissionError for a folder this process may not change, before any file is
     staged, so the caller can start from scratch instead."""
-    found: dict[str, os.stat_result] = {}
+    found: dict[str, FileIdentity] = {}
     folders = {""}
     pending = [("", root)]
     while pending:
@@ -649,7 +773,7 @@ def _sweep(root: str) -> tuple[dict[str, os.stat_result], set[str]]:
                 folders.add(relative)
                 pending.append((relative + "/", entry.path))
             elif entry.is_file(follow_symlinks=False):
-                found[relative] = entry.stat(follow_symlinks=False)
+                found[relative] = _identity_of(entry.stat(follow_symlinks=False))
             else:
                 os.unlink(entry.path)
     return found, folders
@@ -682,16 +806,18 @@ def _adopt_reserve(output: Path, staging: Path) -> bool:
     return True
 
 
-def _keep_as_reserve(retired: Path, output: Path) -> None:
+def _keep_as_reserve(retired: Path, output: Path) -> bool:
     """Keep the previous site, just swapped out, as the reserve the next build starts from;
-    remove it instead if it cannot be kept or updated (its top folder is not writable)."""
+    remove it instead if it cannot be kept or updated (its top folder is not writable).
+    True if kept."""
     try:
         if os.access(retired, os.W_OK | os.X_OK):
             os.rename(retired, reserve_path(output))
-            return
+            return True
     except OSError:
         pass
     _remove_tree(retired)
+    return False
 
 
 def _lstat(path: str) -> os.stat_result | None:
@@ -699,11 +825,6 @@ def _lstat(path: str) -> os.stat_result | None:
         return os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-
-
-def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
-    """One file under two names (hard links to one inode): the same bytes, the same type."""
-    return a.st_ino == b.st_ino and a.st_dev == b.st_dev
 
 
 def _identity_of(info: os.stat_result) -> FileIdentity:
@@ -731,7 +852,7 @@ def _stage_new(target: str, previous: str, data: bytes) -> Staged:
     info = _lstat(previous)
     if info is not None and stat.S_ISREG(info.st_mode) and info.st_size == len(data) \
             and _read(previous) == data:
-        return Staged(_link(previous, target, info), linked=True)
+        return Staged(_link(previous, target, _identity_of(info)), linked=True)
     return Staged(_write_new(target, data), linked=False)
 
 
@@ -763,8 +884,8 @@ def _create_exclusive(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_EXCL, 0o666)
 
 
-def _link(previous: str, target: str, info: os.stat_result) -> FileIdentity:
-    """Hard-link ``previous`` (whose status is ``info``) to ``target``; a copy where the
+def _link(previous: str, target: str, info: FileIdentity) -> FileIdentity:
+    """Hard-link ``previous`` (whose identity is ``info``) to ``target``; a copy where the
     file system has no hard links."""
     try:
         os.link(previous, target)
@@ -773,7 +894,7 @@ def _link(previous: str, target: str, info: os.stat_result) -> FileIdentity:
             raise
         shutil.copyfile(previous, target)  # no hard links here: a copy keeps the bytes
         return identity(Path(target))
-    return _identity_of(info)  # a hard link shares the status of what it links
+    return info  # a hard link shares the status of what it links
 
 
 def _make_world_readable(staging: Path) -> None:

@@ -16,7 +16,10 @@ Rebuilds are incremental by construction, never by tracking who depends on whom
   that build left, does nothing;
 - otherwise the whole site is assembled, every page is fingerprinted (the data it shows,
   the settings, templates and code), and only pages whose fingerprint changed, or whose
-  file is gone or was touched, are rendered. The rest keep their files.
+  file is gone or was touched, are rendered. The rest keep their files;
+- a build starts from the site model a build before it kept (in this process: the preview
+  server's; else in the cache), and what did not change since keeps its parse, its place
+  in the assembled site and its fingerprint: the same result, reached by less work.
 
 Rendering and writing overlap: rendered pages flow to the staging tree as they come back
 from the workers, a few hundred at a time (:func:`_map`), and are written there one by
@@ -30,6 +33,7 @@ would add a quarter of a second to it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import hashlib
@@ -45,7 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from builder import discover, memo, output
-from builder.cache import Cache, PublishedFile, parse_context
+from builder.cache import Cache, LastBuild, PublishedFile, parse_context
 from builder.config import DEFAULT_STATIC, DEFAULT_TEMPLATES, SiteConfig
 from builder.errors import BuildError, ConfigError, ContentError, Diagnostic, by_place
 from builder.fingerprint import (
@@ -162,6 +166,19 @@ class _Carried:
     removed_html: Mapping[int, tuple[Story, tuple[Diagnostic, ...]]]
     """What the sanitiser removed from each story shown, by the story object's id."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Kept in the cache for the next process (``Cache.keep_model``): the ids of the
+        # stories the sanitiser's findings are filed under change as they unpickle.
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values["removed_html"] = list(self.removed_html.values())
+        return _carried_again, (values,)
+
+
+def _carried_again(values: dict[str, object]) -> _Carried:
+    """A :class:`_Carried` unpickled, the sanitiser's findings filed under the new ids."""
+    removed_html = {id(story): (story, removed) for story, removed in values["removed_html"]}
+    return _Carried(**{**values, "removed_html": removed_html})
+
 
 def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
           progress: Progress | None = None, cache: Cache | None = None,
@@ -181,15 +198,20 @@ def build(config: SiteConfig, *, strict: bool = False, jobs: int | None = None,
     """
     with _collector_paused():
         return _build(config, strict=strict, jobs=jobs, progress=progress, cache=cache,
-                      in_place=in_place, carried=None, warm=False)[0]
+                      in_place=in_place, carried=None, warm=False, resume=True)[0]
 
 
 def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Progress | None,
            cache: Cache | None, in_place: bool, carried: _Carried | None, warm: bool,
-           changed: Collection[str] | None = None) -> tuple[BuildResult, _Carried | None]:
+           resume: bool = False, changed: Collection[str] | None = None
+           ) -> tuple[BuildResult, _Carried | None]:
     """:func:`build`, taking what the last build in this process left (``carried``) and,
     when ``warm``, returning what the next may reuse. ``changed``: the paths changed since
-    that build, when a watcher tells them (:func:`discover.sources_after`)."""
+    that build, when a watcher tells them (:func:`discover.sources_after`).
+
+    ``resume``: a build in a new process starts from the model a build before it kept in
+    the cache, as if it were that build's successor in one process, and keeps its own
+    when it could not start from that one (:func:`_keeps_model`)."""
     started = time.perf_counter()
     timings: list[tuple[str, float]] = []
     workers = _workers(jobs)
@@ -209,8 +231,17 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
             # The preview's output directory is its own: what its last build left is there.
             trusted = (carried.present if carried is not None and in_place
                        and carried.output == site_dir else None)
-            as_recorded = (output.unchanged_files(site_dir, record.tree)
-                           if record is not None and (same_inputs or trusted is None) else None)
+            if resume and carried is None and record is not None and not same_inputs:
+                # Not a no-op: the kept model is loaded while the output is checked.
+                checking = output.unchanged_files_meanwhile(site_dir, record.tree)
+                try:
+                    carried = _kept_model(store)
+                finally:
+                    as_recorded = checking()
+            else:
+                as_recorded = (output.unchanged_files(site_dir, record.tree)
+                               if record is not None and (same_inputs or trusted is None)
+                               else None)
             unchanged = same_inputs and as_recorded is not None
             if not unchanged:
                 last = store.last_build(site_dir)
@@ -278,15 +309,21 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                                    map(present.get, outputs))
                                if not _still_published(was, fingerprint, now)]
         parsed = reading.parsed
-        if not warm:  # let go of the parses and memos before the render workers fork: each
-            del reading  # story's sketch alone is 1 KB, 100 MB at 100,000 stories
-            memo.forget()
+        keep_model = resume and _keeps_model(carried, reading, site, page_context, last)
+        if not warm:  # let go of what the render workers need not inherit
+            carried = None  # the kept model it started from
+            if not keep_model:  # the parses and memos: each story's sketch alone is 1 KB,
+                del reading  # 100 MB at 100,000 stories
+                memo.forget()
         # One stage: each page is written as it is rendered, while the next ones render.
         with _timed("render+write", timings):
-            written, identities, indexed = _write(
+            wrote, indexed = _write(
                 config, site, changed, statics, present, in_place=in_place,
                 render=lambda tree: _render(changed, config, site.nav, context, workers,
-                                            progress, tree, fingerprinting))
+                                            progress, tree, fingerprinting),
+                recorded=record.tree if as_recorded is not None else b"",
+                reserve=record.reserve if record is not None else b"")
+        identities = wrote.identities
         if indexed:  # indexing runs inside the write stage, before the swap: time it apart
             timings.append(("search", indexed.seconds))
             warnings = tuple(sorted({*warnings, *indexed.warnings}, key=by_place))
@@ -302,20 +339,51 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                 trusted.keys() - identities.keys()):
             store.record_build(site_dir, inputs, summary,
                                _records(identities, identities, by_output),
-                               output.tree_record(site_dir, identities) if trusted is None
-                               else b"")
+                               (wrote.tree or output.tree_record(site_dir, identities))
+                               if trusted is None else b"", wrote.reserve)
         store.retain_parsed([source.key for source in sources])
-    result = BuildResult(stories=summary.stories, pages=summary.pages, written=written,
+        carrying = None if not warm and not keep_model else _Carried(
+            config=config, sources=sources,
+            reading=reading, site=site, page_context=page_context, fingerprints=fingerprints,
+            published=by_output, output=site_dir, present=identities,
+            digests=_digests_kept(fingerprinter, site), removed_html=removed_html)
+        if keep_model:  # once the site is published: the model only saves time
+            with _timed("keep model", timings):
+                _keep_model(store, carrying)
+    result = BuildResult(stories=summary.stories, pages=summary.pages, written=wrote.written,
                          skipped=errors, warnings=_with_notes(warnings, store.notes),
                          seconds=time.perf_counter() - started, timings=tuple(timings),
                          rendered=len(changed), parsed=parsed)
-    if not warm:
-        return result, None
-    return result, _Carried(
-        config=config, sources=sources,
-        reading=reading, site=site, page_context=page_context, fingerprints=fingerprints,
-        published=by_output, output=site_dir, present=identities,
-        digests=_digests_kept(fingerprinter, site), removed_html=removed_html)
+    return result, carrying if warm else None
+
+
+def _kept_model(store: Cache) -> _Carried | None:
+    """What the build that last kept its model in ``store`` carries over."""
+    kept = store.kept_model(code_identity())
+    return kept if type(kept) is _Carried else None
+
+
+def _keep_model(store: Cache, carrying: _Carried) -> None:
+    """Keep what ``carrying`` holds of the site in ``store``, for :func:`_kept_model`: not
+    what it says of the output, which only its own process may trust."""
+    from builder.assemble import ready_to_patch
+
+    store.keep_model(code_identity(), dataclasses.replace(
+        carrying, site=ready_to_patch(carrying.site, carrying.reading.sketches),
+        published={}, present={}))
+
+
+def _keeps_model(kept: _Carried | None, reading: _Reading, site: Site, page_context: bytes,
+                 last: LastBuild | None) -> bool:
+    """Whether a build that resumes from the ``kept`` model keeps its own for the next: when
+    it could not make full use of that one (there was none; too much changed since to read
+    or assemble by difference; its pages were fingerprinted under other templates or
+    settings), unless it is a first build (the next has all it needs from it, and keeping
+    the model would hold every parse through rendering: 100 MB of sketches alone at
+    100,000 stories)."""
+    return (last is not None and bool(last.files)
+            and (kept is None or kept.page_context != page_context
+                 or not reading.by_difference or site.patching is None))
 
 
 class WarmBuilds:
@@ -448,6 +516,8 @@ class _Reading:
     """Each file's parse by its key: the next read in this process starts from them."""
     contested: bool
     """Whether two files claim one story id (then neither lends its sketch)."""
+    by_difference: bool = False
+    """Whether it was made from the read before (:func:`_read_by_difference`)."""
 
 
 _READ_BY_DIFFERENCE_AT_MOST = 64
@@ -509,7 +579,7 @@ def _read_by_difference(config: SiteConfig, sources: Sequence[discover.Source], 
     digests = previous.digests.changed(gone_stories, chain.from_iterable(
         zip(result.stories, digested) for result, _, digested in new.values()))
     return _Reading(list(map(_RESULT, map(parses.__getitem__, keys))), sketches, digests,
-                    parsed, parses, contested=False)
+                    parsed, parses, contested=False, by_difference=True)
 
 
 def _parses(config: SiteConfig, sources: Sequence[discover.Source], store: Cache,
@@ -661,14 +731,16 @@ def _still_published(previous: PublishedFile | None, fingerprint: bytes,
 
 def _write(config: SiteConfig, site: Site, changed: Sequence[Page],
            statics: dict[str, Path], present: dict[str, output.FileIdentity], *,
-           in_place: bool, render: Callable[[output.StagingTree | None], Iterator[_Rendered]]
-           ) -> tuple[int, dict[str, output.FileIdentity], search.SearchStats | None]:
+           in_place: bool, render: Callable[[output.StagingTree | None], Iterator[_Rendered]],
+           recorded: bytes, reserve: bytes
+           ) -> tuple[output.WriteResult, search.SearchStats | None]:
     """Publish the site, the ``changed`` pages as ``render`` gives them (in their order,
     consumed one by one as they are written; staged by the processes that render them in a
     staging tree they may write to) and every other page's file kept, through a staging directory
     swapped in whole; or, when ``in_place`` is allowed, apply a small change to an existing
     site by a burst of renames (not for a first build, nor one whose search index must be
-    made over the whole site)."""
+    made over the whole site). ``recorded`` and ``reserve``: the last build's records of
+    the output, just found unchanged, and of the reserve (:func:`output.write_site`)."""
     from builder import search
 
     site_dir = config.output_path
@@ -690,13 +762,13 @@ def _write(config: SiteConfig, site: Site, changed: Sequence[Page],
                                                                      present):
         result = output.update_site(fresh(None), site_dir, present,
                                     copies=list(statics.items()), kept=kept)
-        return result.written, result.identities, None
+        return output.WriteResult(result.written, result.kept, result.identities), None
     indexed: list[search.SearchStats] = []
     result = output.write_site(
         fresh, site_dir, copies=list(statics.items()), kept=kept,
         before_swap=(lambda staging: indexed.append(search.index_site(staging, config=config)))
-        if config.search else None)
-    return result.written, result.identities, indexed[0] if indexed else None
+        if config.search else None, recorded=recorded, reserve=reserve)
+    return result, indexed[0] if indexed else None
 
 
 def _small_change(site: Site, changed: Sequence[Page], statics: dict[str, Path],

@@ -14,6 +14,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 
 from builder import cache as cache_module
 from builder.cache import (DATABASE_NAME, PAGE_ONLY_SETTINGS, SCHEMA_VERSION, BuildRecord,
@@ -358,3 +359,52 @@ def test_only_a_cache_asked_to_keeps_parses_in_memory(tmp_path):
         assert cache.parsed(["key"])["key"] is kept
     with Cache.open(tmp_path / "cache") as cache:
         assert cache.parsed(["key"])["key"] is not cache.parsed(["key"])["key"]
+
+
+# -- the site model ------------------------------------------------------------------------
+
+def test_a_kept_model_reads_back_only_under_the_code_that_kept_it(tmp_path):
+    with Cache.open(tmp_path) as cache:
+        assert cache.kept_model(b"code 1") is None
+        cache.keep_model(b"code 1", {"site": ("pages", 1)})
+        cache.keep_model(b"code 1", {"site": ("pages", 2)})  # replaces it whole
+    with Cache.open(tmp_path) as cache:
+        assert cache.kept_model(b"code 1") == {"site": ("pages", 2)}
+        assert cache.kept_model(b"code 2") is None
+    assert sorted(p.name for p in tmp_path.iterdir() if "model" in p.name) == [
+        cache_module.MODEL_NAME, f"{cache_module.MODEL_NAME}.lock"]
+
+
+@pytest.mark.parametrize("damage", [
+    lambda path: path.write_bytes(path.read_bytes()[:-100]),  # cut short
+    lambda path: path.write_bytes(b"not a pickle"),
+    lambda path: path.unlink(),
+])
+def test_a_damaged_or_missing_model_is_none(tmp_path, damage):
+    with Cache.open(tmp_path) as cache:
+        cache.keep_model(b"code", list(range(10_000)))
+        damage(tmp_path / cache_module.MODEL_NAME)
+        assert cache.kept_model(b"code") is None
+        cache.keep_model(b"code", [1])
+        assert cache.kept_model(b"code") == [1]
+
+
+def test_a_model_that_cannot_be_written_is_not_kept(tmp_path):
+    with Cache.open(tmp_path) as cache:
+        cache.keep_model(b"code", [1])
+        os.chmod(tmp_path, 0o500)
+        try:
+            if os.access(tmp_path, os.W_OK):
+                pytest.skip("this user may write to any folder")
+            cache.keep_model(b"code", [2])
+        finally:
+            os.chmod(tmp_path, 0o755)
+        assert cache.kept_model(b"code") == [1]
+
+
+def test_a_cache_in_memory_keeps_no_model(tmp_path):
+    (tmp_path / "file").write_text("in the way")
+    with Cache.open(tmp_path / "file") as cache:  # not a folder: kept in memory
+        assert cache.location == ":memory:"
+        cache.keep_model(b"code", [1])
+        assert cache.kept_model(b"code") is None

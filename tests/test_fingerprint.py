@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,19 @@ def test_a_fingerprinter_that_forgets_texts_gives_the_same_fingerprints(monkeypa
     for each in pages:
         encode(each)
         assert len(texts) <= 3
+
+
+def test_unpickled_digests_are_filed_under_the_ids_of_the_records_they_bring():
+    """Digests are filed by the id of their record; pickled (as a kept site model is), the
+    records come back as new objects, under new ids, and the digests must follow them."""
+    other = dataclasses.replace(STORY, id="b2", title="Other")
+    fingerprinter = Fingerprinter(b"context")
+    pages = [page(entries=(STORY,)), page(entries=(other,), heading="H")]
+    fingerprints = list(map(fingerprinter.page, pages))
+    pages_again, digests = pickle.loads(pickle.dumps((pages, fingerprinter.digests())))
+    assert len(digests) == len(fingerprinter.digests())
+    assert all(key == id(record) for key, record in digests.records.items())
+    assert digests.memo.keys() == digests.records.keys()
+    stories_again = {id(p.data["entries"][0]) for p in pages_again}
+    assert stories_again <= digests.memo.keys()  # the very objects the pages hold
+    assert list(map(Fingerprinter(b"context", known=[digests]).page, pages_again)) == fingerprints

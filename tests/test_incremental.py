@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from builder import cache as cache_module
 from builder import discover, pipeline, render
 from builder.assemble import assemble
 from builder.cache import Cache
@@ -409,3 +414,127 @@ def test_a_file_changed_just_before_it_was_read_is_read_again(tmp_path):
         again = discover.sources(config, cache)  # the files were all written just now
         assert all(source.data is not None for source in again)
         assert [s.key for s in again] == [s.key for s in sources]
+
+
+# -- the model a build keeps for the next process ------------------------------------------
+
+def model_file(config: SiteConfig) -> Path:
+    return config.cache_path / cache_module.MODEL_NAME
+
+
+def kept_when(config: SiteConfig) -> tuple[int, int]:
+    """Which model file is kept: each is written anew and renamed into place."""
+    info = model_file(config).stat()
+    return info.st_ino, info.st_mtime_ns
+
+
+def resumed_from(monkeypatch) -> list[bool]:
+    """For each build from here on that looked for a kept model: whether it found one."""
+    found: list[bool] = []
+    kept_model = pipeline._kept_model
+
+    def spied(store: Cache):
+        model = kept_model(store)
+        found.append(model is not None)
+        return model
+
+    monkeypatch.setattr(pipeline, "_kept_model", spied)
+    return found
+
+
+def reword(path: Path, step: int) -> None:
+    body, _, _ = path.read_text(encoding="utf-8").rpartition("\n\n")
+    write(path, f"{body}\n\nA second paragraph, reworded {step}.\n")
+
+
+def test_a_build_resumes_from_the_model_the_last_whole_build_kept(tmp_path, monkeypatch):
+    config = make_project(tmp_path, 30)
+    found = resumed_from(monkeypatch)
+    pipeline.build(config, jobs=1)
+    assert not model_file(config).exists()  # a first build keeps none: the next does
+    assert found == []
+    reword(stories_in(config)[1], 1)
+    pipeline.build(config, jobs=1)
+    assert found == [False] and model_file(config).exists()
+    kept = kept_when(config)
+    for step, index in enumerate((2, 7, 2, 11), start=2):  # a text edit each: patched
+        reword(stories_in(config)[index], step)
+        result = pipeline.build(config, jobs=1)
+        assert tree(config.output_path) == fresh_site(config, str(step))
+        assert 0 < result.rendered < result.pages / 3
+    assert found == [False, True, True, True, True]
+    assert kept_when(config) == kept  # each started from the one kept
+    pipeline.build(config, jobs=1)  # nothing changed: no model looked for
+    assert len(found) == 5
+    write(stories_in(config)[3], story_text(3, version=9, tags=("OPEC",)))  # a new tag
+    pipeline.build(config, jobs=1)
+    assert found[-1] and kept_when(config) != kept  # assembled whole
+    assert tree(config.output_path) == fresh_site(config, "retagged")
+
+
+def test_a_template_edit_keeps_a_model_fingerprinted_under_the_new_templates(tmp_path):
+    config = make_project(tmp_path, 12)
+    pipeline.build(config, jobs=1)
+    reword(stories_in(config)[1], 1)
+    pipeline.build(config, jobs=1)
+    kept = kept_when(config)
+    apply(("template", 0, 0), config, 2)  # every page's fingerprint changes
+    pipeline.build(config, jobs=1)
+    assert kept_when(config) != kept
+    kept = kept_when(config)
+    reword(stories_in(config)[2], 3)
+    pipeline.build(config, jobs=1)
+    assert kept_when(config) == kept
+    assert tree(config.output_path) == fresh_site(config, "templates")
+
+
+def test_a_model_kept_by_other_code_or_damaged_is_not_used(tmp_path, monkeypatch):
+    config = make_project(tmp_path, 12)
+    pipeline.build(config, jobs=1)
+    reword(stories_in(config)[1], 1)
+    pipeline.build(config, jobs=1)
+    found = resumed_from(monkeypatch)
+    model = model_file(config)
+    model.write_bytes(model.read_bytes()[:1000])
+    reword(stories_in(config)[2], 2)
+    pipeline.build(config, jobs=1)
+    assert tree(config.output_path) == fresh_site(config, "damaged")
+    monkeypatch.setattr(pipeline, "code_identity", lambda: b"another version")
+    reword(stories_in(config)[3], 3)
+    pipeline.build(config, jobs=1)
+    assert found == [False, False]
+    assert tree(config.output_path) == fresh_site(config, "other-code")
+
+
+def test_builds_in_new_processes_resume_and_equal_a_fresh_build(tmp_path):
+    config = make_project(tmp_path, 20)
+    (tmp_path / "gazette.toml").write_text(
+        'base_url = "https://example.org/news/"\nper_page = 3\nsearch = false\n')
+    build = [sys.executable, "-m", "builder", "--root", str(tmp_path), "build", "--jobs", "1"]
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for step, index in enumerate((0, 1, 5, 1, 9)):
+        if step:
+            reword(stories_in(config)[index], step)
+        subprocess.run(build, check=True, env=environment, capture_output=True)
+        if step:
+            assert model_file(config).exists()
+    assert tree(config.output_path) == fresh_site(config, "processes")
+
+
+def test_a_preview_build_s_carried_state_pickles_with_the_sanitiser_s_findings_refiled(tmp_path):
+    config = make_project(tmp_path, 6)
+    marked = stories_in(config)[2]
+    write(marked, marked.read_text().replace("A second paragraph.",
+                                             "A <b>second</b> paragraph.<script>x()</script>"))
+    builds = pipeline.WarmBuilds()
+    try:
+        builds(config, jobs=1)
+        carried = builds._carried
+    finally:
+        builds.close()
+    assert carried.removed_html
+    again = pickle.loads(pickle.dumps(carried))
+    assert [removed for _, removed in again.removed_html.values()] == \
+        [removed for _, removed in carried.removed_html.values()]
+    shown = {id(entry.story): entry.story for entry in again.site.entries}
+    assert all(shown.get(key) is story for key, (story, _) in again.removed_html.items())
