@@ -1,6 +1,7 @@
-"""The build cache: one SQLite database in ``config.cache_path`` that makes rebuilds cheap.
+"""The build cache: a SQLite database in ``config.cache_path``, and files beside it, that
+make rebuilds cheap.
 
-It holds four things, all safe to lose (deleting the folder only makes the next build cold):
+It holds five things, all safe to lose (deleting the folder only makes the next build cold):
 
 - **file keys**: for each story file, the identity (size, modification and change times,
   inode) it had when its bytes were last read, and the key those bytes gave, so an
@@ -19,14 +20,16 @@ It holds four things, all safe to lose (deleting the folder only makes the next 
 - **derived values**: results of costly pure computations over the whole archive (related
   coverage), under a digest of their inputs and code (:meth:`Cache.remembered`), so a
   correction that changes no story's tags does not recompute them.
-- **the site model** a build made (its parses, assembled site, fingerprints and digests),
-  beside the database in one file (:meth:`Cache.kept_model`), under the digest of the code
-  that made it: the next build in a new process starts from it as the preview server's
-  rebuilds start from the last one in memory.
+- **the site model** a build made of each output directory (its parses, assembled site,
+  fingerprints and digests), beside the database in a file of its own
+  (:meth:`Cache.kept_model`), under the digest of the code that made it: the next build in
+  a new process starts from it as the preview server's rebuilds start from the last one in
+  memory.
 
 Crash and concurrency safety come from SQLite itself: write-ahead logging, every write in
 one ``BEGIN IMMEDIATE`` transaction, and a busy timeout so two builds sharing a cache wait
-for each other instead of failing. A killed build leaves the last committed state. The
+for each other instead of failing. A killed build leaves the last committed state. A kept
+model is written whole to a file of its own, under a lock, and renamed into place. The
 schema version lives in ``PRAGMA user_version``; a database of another version, or one
 that is not a database at all, is replaced (and :attr:`Cache.notes` says so).
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import glob
 import hashlib
 import os
 import pickle
@@ -63,8 +67,9 @@ __all__ = [
 SCHEMA_VERSION = 5
 """Bump whenever the tables below change shape; an older database is then replaced."""
 DATABASE_NAME = "gazette.sqlite3"
-MODEL_NAME = "site-model.pickle"
-"""The file beside the database holding the model a build kept (:meth:`Cache.keep_model`)."""
+_MODEL_FILES = "site-model-*.pickle"
+"""The files beside the database holding the model a build kept for each output directory
+(:meth:`Cache.keep_model`), ``*`` a digest of the directory's path."""
 BUSY_TIMEOUT_SECONDS = 60.0
 """How long a build waits for another build's write transaction before giving up."""
 T = TypeVar("T")
@@ -543,43 +548,55 @@ class Cache:
 
     # -- the site model --------------------------------------------------------------------
 
-    def kept_model(self, code: bytes) -> Any:
-        """The value :meth:`keep_model` last kept under ``code`` (the digest of the code
-        that made it: another version's objects may not even unpickle), else None."""
-        path = self._model_path()
+    def kept_model(self, site: Path, code: bytes) -> Any:
+        """The value :meth:`keep_model` last kept for the output directory ``site`` under
+        ``code`` (the digest of the code that made it: another version's objects may not
+        even unpickle), else None."""
+        path = self._model_path(site)
         if path is None:
             return None
         try:
             with open(path, "rb") as stream:
-                if pickle.load(stream) != code:
+                if pickle.load(stream) != (code, _site_key(site)):
                     return None
                 return pickle.load(stream)
         except Exception:  # noqa: BLE001 - none kept, damaged, or another version's
             return None
 
-    def keep_model(self, code: bytes, model: object) -> None:
-        """Keep ``model`` (pickled) for :meth:`kept_model`, replacing the last one whole:
-        a process reading it meanwhile, or killed while writing, sees one or the other.
-        Not kept when it cannot be written (a full disk): it only ever saves time."""
-        path = self._model_path()
+    def keep_model(self, site: Path, code: bytes, model: object) -> None:
+        """Keep ``model`` (pickled) for :meth:`kept_model`, replacing the last one of
+        ``site`` whole: a process reading it meanwhile, or killed while it is written, sees
+        one or the other. Not kept when it cannot be (a full disk): it only ever saves
+        time. The models of output directories that no longer exist go."""
+        path = self._model_path(site)
         if path is None:
             return
         partial = f"{path}.partial"
-        with open(f"{path}.lock", "a") as lock:  # two writers would share the partial file
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                with open(partial, "wb") as stream:
-                    pickle.dump(code, stream, protocol=pickle.HIGHEST_PROTOCOL)
-                    pickle.dump(model, stream, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(partial, path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(partial)
+        try:
+            with open(f"{path}.lock", "a") as lock:  # two writers would share the partial
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    with open(partial, "wb") as stream:
+                        pickle.dump((code, _site_key(site)), stream,
+                                    protocol=pickle.HIGHEST_PROTOCOL)
+                        pickle.dump(model, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                    os.replace(partial, path)
+                finally:
+                    with contextlib.suppress(OSError):
+                        os.unlink(partial)
+        except Exception:  # noqa: BLE001 - not kept: the next build reads and assembles
+            return
+        for other in glob.glob(os.path.join(os.path.dirname(path), _MODEL_FILES)):
+            if other != path and not os.path.isdir(_model_site(other)):
+                for gone in (other, f"{other}.lock"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(gone)
 
-    def _model_path(self) -> str | None:
+    def _model_path(self, site: Path) -> str | None:
         if self.location == ":memory:":
             return None
-        return os.path.join(os.path.dirname(self.location), MODEL_NAME)
+        name = hashlib.sha256(_site_key(site).encode()).hexdigest()[:16]
+        return os.path.join(os.path.dirname(self.location), _MODEL_FILES.replace("*", name))
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -666,6 +683,15 @@ def _remove_database(path: Path) -> None:
             os.unlink(f"{path}{suffix}")
         except FileNotFoundError:
             pass
+
+
+def _model_site(path: str) -> str:
+    """The output directory a kept model is of ('' when it cannot be read)."""
+    try:
+        with open(path, "rb") as stream:
+            return str(pickle.load(stream)[1])
+    except Exception:  # noqa: BLE001 - damaged, or being replaced: as if of none
+        return ""
 
 
 def _site_key(site: Path) -> str:

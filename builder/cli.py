@@ -7,6 +7,7 @@ in :mod:`builder.report`.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -21,7 +22,7 @@ def run() -> None:
     """The process's entry point (the ``gazette`` script, ``python -m builder``): run
     :func:`main` and exit with its status, also when Ctrl-C lands as the process ends."""
     try:
-        status = main()
+        status = main(process_ends=True)
     except KeyboardInterrupt:  # after the command had finished, just before exiting
         print("gazette: interrupted", file=sys.stderr)
         status = 130
@@ -42,9 +43,12 @@ def run() -> None:
     os._exit(status)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, process_ends: bool = False) -> int:
+    """Run the command ``argv`` names; ``process_ends``: the process exits right after,
+    without freeing what the command leaves (:func:`run`)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.process_ends = process_ends
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -135,6 +139,11 @@ def _build(args: argparse.Namespace) -> int:
     from builder import pipeline, report
 
     reporter = report.Reporter.for_stream(sys.stderr)
+    if args.process_ends:
+        # The build pauses the cyclic collector and would turn it back on as it returns,
+        # and the next allocation would make it walk every object the build made (0.07 s
+        # at 10,000 stories), in a process about to end.
+        gc.disable()
     result = pipeline.build(config, strict=args.strict, jobs=args.jobs, progress=reporter.progress)
     reporter.build_summary(result, profile=args.profile)
     return 1 if result.skipped else 0

@@ -141,7 +141,8 @@ class CheckResult:
 
 @dataclass(frozen=True, slots=True)
 class _Carried:
-    """What one build leaves the next in the same process (the preview server's)."""
+    """What one build leaves the next: in the same process (the preview server's), or
+    kept in the cache for the next process (:func:`_keep_model`)."""
 
     config: SiteConfig
     """The settings it was made with."""
@@ -235,7 +236,7 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                 # Not a no-op: the kept model is loaded while the output is checked.
                 checking = output.unchanged_files_meanwhile(site_dir, record.tree)
                 try:
-                    carried = _kept_model(store)
+                    carried = _kept_model(store, site_dir)
                 finally:
                     as_recorded = checking()
             else:
@@ -280,9 +281,13 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
         with _timed("fingerprint", timings):
             page_context = Fingerprinter(b"").of((context, site.nav))
             # The stories' digests made as they were parsed, and the last build's of the
-            # stories, entries and terms it met (a warm build's are the very same objects).
+            # stories, entries and terms it met, when they are the very same objects (in
+            # this process; else when read and assembled from them): else they would only
+            # keep the objects of a model no longer used alive through rendering.
             fingerprinter = Fingerprinter(page_context, known=(
-                [reading.digests, carried.digests] if carried else [reading.digests]))
+                [reading.digests, carried.digests] if carried and (
+                    warm or (reading.by_difference and carried.config == config))
+                else [reading.digests]))
             outputs = list(map(_OUTPUT, site.pages))
             # A first build renders every page whatever its fingerprint: the processes that
             # render the pages fingerprint them too, rather than this one alone beforehand
@@ -310,11 +315,11 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                                if not _still_published(was, fingerprint, now)]
         parsed = reading.parsed
         keep_model = resume and _keeps_model(carried, reading, site, page_context, last)
-        if not warm:  # let go of what the render workers need not inherit
-            carried = None  # the kept model it started from
-            if not keep_model:  # the parses and memos: each story's sketch alone is 1 KB,
-                del reading  # 100 MB at 100,000 stories
-                memo.forget()
+        if not warm:  # let go of what the render workers need not inherit: the kept model
+            carried = None  # it started from, the memos and, unless kept, the parses and
+            memo.forget()  # digests (each story's sketch alone is 1 KB: 100 MB at 100,000)
+            if not keep_model:
+                del reading, fingerprinter
         # One stage: each page is written as it is rendered, while the next ones render.
         with _timed("render+write", timings):
             wrote, indexed = _write(
@@ -357,31 +362,34 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
     return result, carrying if warm else None
 
 
-def _kept_model(store: Cache) -> _Carried | None:
-    """What the build that last kept its model in ``store`` carries over."""
-    kept = store.kept_model(code_identity())
+def _kept_model(store: Cache, site_dir: Path) -> _Carried | None:
+    """What the build that last kept its model of ``site_dir`` in ``store`` carries over."""
+    kept = store.kept_model(site_dir, code_identity())
     return kept if type(kept) is _Carried else None
 
 
 def _keep_model(store: Cache, carrying: _Carried) -> None:
     """Keep what ``carrying`` holds of the site in ``store``, for :func:`_kept_model`: not
-    what it says of the output, which only its own process may trust."""
+    what it says of the output, which only its own process may trust, nor the story files
+    it found (a new process looks at them all again)."""
     from builder.assemble import ready_to_patch
 
-    store.keep_model(code_identity(), dataclasses.replace(
+    store.keep_model(carrying.output, code_identity(), dataclasses.replace(
         carrying, site=ready_to_patch(carrying.site, carrying.reading.sketches),
-        published={}, present={}))
+        sources=[], published={}, present={}))
 
 
 def _keeps_model(kept: _Carried | None, reading: _Reading, site: Site, page_context: bytes,
                  last: LastBuild | None) -> bool:
     """Whether a build that resumes from the ``kept`` model keeps its own for the next: when
-    it could not make full use of that one (there was none; too much changed since to read
-    or assemble by difference; its pages were fingerprinted under other templates or
-    settings), unless it is a first build (the next has all it needs from it, and keeping
-    the model would hold every parse through rendering: 100 MB of sketches alone at
-    100,000 stories)."""
-    return (last is not None and bool(last.files)
+    it could not make full use of that one (there was none; more than 64 files changed
+    since, to read by difference; a story was added, removed, re-dated, re-tagged or made
+    a copy of another, or a setting changed, to patch the site; other templates or settings
+    to reuse the fingerprints). Not a first build (the next has all it needs from it, and
+    keeping the model would hold every parse through rendering: 100 MB of sketches alone at
+    100,000 stories), nor one where two files claim one story id (neither could be read by
+    difference from the model)."""
+    return (last is not None and bool(last.files) and not reading.contested
             and (kept is None or kept.page_context != page_context
                  or not reading.by_difference or site.patching is None))
 

@@ -363,16 +363,39 @@ def test_only_a_cache_asked_to_keeps_parses_in_memory(tmp_path):
 
 # -- the site model ------------------------------------------------------------------------
 
-def test_a_kept_model_reads_back_only_under_the_code_that_kept_it(tmp_path):
-    with Cache.open(tmp_path) as cache:
-        assert cache.kept_model(b"code 1") is None
-        cache.keep_model(b"code 1", {"site": ("pages", 1)})
-        cache.keep_model(b"code 1", {"site": ("pages", 2)})  # replaces it whole
-    with Cache.open(tmp_path) as cache:
-        assert cache.kept_model(b"code 1") == {"site": ("pages", 2)}
-        assert cache.kept_model(b"code 2") is None
-    assert sorted(p.name for p in tmp_path.iterdir() if "model" in p.name) == [
-        cache_module.MODEL_NAME, f"{cache_module.MODEL_NAME}.lock"]
+def model_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("site-model-"))
+
+
+def test_a_kept_model_reads_back_only_for_its_output_and_under_its_code(tmp_path):
+    site, other = tmp_path / "site", tmp_path / "other"
+    site.mkdir()
+    other.mkdir()
+    with Cache.open(tmp_path / "cache") as cache:
+        assert cache.kept_model(site, b"code 1") is None
+        cache.keep_model(site, b"code 1", {"site": ("pages", 1)})
+        cache.keep_model(site, b"code 1", {"site": ("pages", 2)})  # replaces it whole
+        cache.keep_model(other, b"code 1", {"site": ("other", 1)})
+    with Cache.open(tmp_path / "cache") as cache:
+        assert cache.kept_model(site, b"code 1") == {"site": ("pages", 2)}
+        assert cache.kept_model(other, b"code 1") == {"site": ("other", 1)}
+        assert cache.kept_model(site, b"code 2") is None
+        assert cache.kept_model(tmp_path / "third", b"code 1") is None
+    names = model_files(tmp_path / "cache")
+    assert len(names) == 4 and all(n.endswith((".pickle", ".pickle.lock")) for n in names)
+
+
+def test_the_models_of_output_folders_gone_are_removed(tmp_path):
+    site, gone = tmp_path / "site", tmp_path / "gone"
+    site.mkdir()
+    gone.mkdir()
+    with Cache.open(tmp_path / "cache") as cache:
+        cache.keep_model(gone, b"code", [1])
+        gone.rmdir()
+        cache.keep_model(site, b"code", [2])
+        assert cache.kept_model(gone, b"code") is None
+        assert cache.kept_model(site, b"code") == [2]
+    assert len(model_files(tmp_path / "cache")) == 2  # the model of site, and its lock
 
 
 @pytest.mark.parametrize("damage", [
@@ -382,29 +405,33 @@ def test_a_kept_model_reads_back_only_under_the_code_that_kept_it(tmp_path):
 ])
 def test_a_damaged_or_missing_model_is_none(tmp_path, damage):
     with Cache.open(tmp_path) as cache:
-        cache.keep_model(b"code", list(range(10_000)))
-        damage(tmp_path / cache_module.MODEL_NAME)
-        assert cache.kept_model(b"code") is None
-        cache.keep_model(b"code", [1])
-        assert cache.kept_model(b"code") == [1]
+        cache.keep_model(tmp_path, b"code", list(range(10_000)))
+        (model,) = [tmp_path / n for n in model_files(tmp_path) if n.endswith(".pickle")]
+        damage(model)
+        assert cache.kept_model(tmp_path, b"code") is None
+        cache.keep_model(tmp_path, b"code", [1])
+        assert cache.kept_model(tmp_path, b"code") == [1]
 
 
-def test_a_model_that_cannot_be_written_is_not_kept(tmp_path):
+def test_a_model_that_cannot_be_kept_leaves_the_last_one_and_no_partial_file(tmp_path):
     with Cache.open(tmp_path) as cache:
-        cache.keep_model(b"code", [1])
+        cache.keep_model(tmp_path, b"code", [1])
+        cache.keep_model(tmp_path, b"code", [lambda: "cannot be pickled"])
+        assert cache.kept_model(tmp_path, b"code") == [1]
+        assert not [n for n in model_files(tmp_path) if n.endswith(".partial")]
         os.chmod(tmp_path, 0o500)
         try:
             if os.access(tmp_path, os.W_OK):
                 pytest.skip("this user may write to any folder")
-            cache.keep_model(b"code", [2])
+            cache.keep_model(tmp_path, b"code", [2])
         finally:
             os.chmod(tmp_path, 0o755)
-        assert cache.kept_model(b"code") == [1]
+        assert cache.kept_model(tmp_path, b"code") == [1]
 
 
 def test_a_cache_in_memory_keeps_no_model(tmp_path):
     (tmp_path / "file").write_text("in the way")
     with Cache.open(tmp_path / "file") as cache:  # not a folder: kept in memory
         assert cache.location == ":memory:"
-        cache.keep_model(b"code", [1])
-        assert cache.kept_model(b"code") is None
+        cache.keep_model(tmp_path, b"code", [1])
+        assert cache.kept_model(tmp_path, b"code") is None

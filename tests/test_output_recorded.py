@@ -21,14 +21,6 @@ from builder import output
 from test_output_reserve import KEPT_3, SITE_1, SITE_2, SITE_3, _remove, contents, publish
 
 
-@pytest.fixture(autouse=True)
-def settled(monkeypatch):
-    """Every folder counts as settled: these writes each take less than one tick of the
-    file system's clock, so a real clock would record every folder they touch as unsettled
-    (never matching), and no record could ever be taken up."""
-    monkeypatch.setattr(output, "_clock_now", lambda _output: 2**62)
-
-
 class Chain:
     """Writes one after another, each handed the records the last one returned, as the
     pipeline hands them on through the cache."""
@@ -54,7 +46,8 @@ class Chain:
 def assert_true_record(root: Path, record: bytes) -> None:
     """``record`` names exactly the files and folders under ``root``, each with its
     identity as it now is."""
-    names, folders, paths, files = pickle.loads(record)
+    names, folders, paths, files, listed = pickle.loads(record)
+    assert listed is True
     assert output.unchanged_files(root, record) == output.snapshot(root)
     assert sorted(paths) == sorted(output.snapshot(root))
     assert folders == [(os.lstat(root / name).st_mtime_ns, os.lstat(root / name).st_ino)
@@ -200,7 +193,7 @@ def test_a_reserve_folder_made_read_only_is_walked_then_given_up(tmp_path, monke
             folder.chmod(0o755)
 
 
-def test_a_deleted_reserve_and_a_search_index_leave_true_records(tmp_path):
+def test_a_deleted_reserve_and_a_search_index_leave_true_records(tmp_path, monkeypatch):
     out = tmp_path / "site"
     chain = Chain(out)
     chain.publish(SITE_1)
@@ -214,9 +207,15 @@ def test_a_deleted_reserve_and_a_search_index_leave_true_records(tmp_path):
 
     result = output.write_site(sorted(SITE_1.items()), out, before_swap=index,
                                recorded=chain.tree, reserve=chain.reserve)
-    assert_true_record(out, result.tree)
+    assert output.unchanged_files(out, result.tree) == output.snapshot(out)
+    assert pickle.loads(result.tree)[4] is False  # the indexer may leave empty folders
     assert_true_record(output.reserve_path(out), result.reserve)
     assert contents(out) == {**SITE_1, "pagefind/index.js": b"js"}
+    chain.tree, chain.reserve = result.tree, result.reserve
+    chain.publish(SITE_2, kept=("a/index.html",))  # the live record is no listing:
+    walked = sweeps(monkeypatch)
+    chain.publish(SITE_3, kept=KEPT_3)  # so the reserve is walked
+    assert len(walked) == 1
 
 
 def test_an_unchanged_site_is_not_swapped_and_its_record_is_true(tmp_path):
