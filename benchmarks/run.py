@@ -11,6 +11,8 @@ temporary project, and:
   moved aside first (``measure.set_aside``);
 - no-op rebuild: the same command again with nothing changed;
 - one-story edit: a correction appended to one story (a different one each run), then a build;
+- one story added: a new story of the same corpus (the next one the generator makes) put
+  into ``content/``, then a build: an archive's daily work;
 - peak RSS of the cold build (see ``benchmarks.measure``), HTML pages and files written, and
   how many output files the no-op and edit rebuilds touched (written, created or deleted).
 
@@ -62,6 +64,7 @@ class SizeResult:
     cold: Summary | None
     noop: Summary | None
     edit: Summary | None
+    add: Summary | None
     output: OutputCount | None
     touched_by_noop: int | None
     """Output files written, created or deleted by the last no-op rebuild (should be 0)."""
@@ -104,7 +107,10 @@ def measure_size(size: int, seed: int, repeats: int, workdir: Path | None,
     with tempfile.TemporaryDirectory(prefix="gazette-bench-", dir=workdir) as tmp:
         root = Path(tmp)
         started = time.perf_counter()
-        prepare_sites(root, size, seed, ["gazette"])
+        # The stories added one by one later are the generator's next ones, made with the
+        # corpus (a corpus is a prefix of a larger one) and held outside content/ until then.
+        prepare_sites(root, size + repeats, seed, ["gazette"])
+        newcomers = _set_aside_newest(root, repeats)
         log(f"{size:,} stories: corpus written in {time.perf_counter() - started:.1f} s")
         problems: list[str] = []
         log(f"{size:,} stories: normalize x{repeats} …")
@@ -113,16 +119,32 @@ def measure_size(size: int, seed: int, repeats: int, workdir: Path | None,
             problems.append(f"{normalize.failed} of {normalize.files} generated stories "
                             f"did not parse")
         try:
-            return SizeResult(size, normalize, *_measure_builds(root, repeats, log, size),
+            return SizeResult(size, normalize,
+                              *_measure_builds(root, repeats, log, size, newcomers),
                               problems=tuple(problems))
         except BenchmarkError as exc:
             problems.append(f"build failed: {exc}")
-            return SizeResult(size, normalize, None, None, None, None, None, None,
+            return SizeResult(size, normalize, None, None, None, None, None, None, None,
                               tuple(problems))
 
 
-def _measure_builds(root: Path, repeats: int, log: Callable[[str], None], size: int
-                    ) -> tuple[Summary, Summary, Summary, OutputCount, int, int]:
+def _set_aside_newest(root: Path, count: int) -> list[tuple[Path, Path]]:
+    """Move the ``count`` stories the generator made last out of ``content/``: (where each
+    is held, where it goes when added), in the generator's order."""
+    content, held = root / "content", root / "newcomers"
+    newest = sorted(content.rglob("*.txt"), key=lambda path: int(path.name.split("_")[0]))
+    moves = []
+    for path in newest[len(newest) - count:]:
+        holding = held / path.relative_to(content)
+        holding.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(holding)
+        moves.append((holding, path))
+    return moves
+
+
+def _measure_builds(root: Path, repeats: int, log: Callable[[str], None], size: int,
+                    newcomers: Sequence[tuple[Path, Path]]
+                    ) -> tuple[Summary, Summary, Summary, Summary, OutputCount, int, int]:
     builder = gazette_builder(root)
     site = builder.output
 
@@ -157,7 +179,15 @@ def _measure_builds(root: Path, repeats: int, log: Callable[[str], None], size: 
 
     edit = repeat(repeats, before_edit, build, log, "edit")
     touched_by_edit = files_touched(edit_before, snapshot_mtimes(site))
-    return cold, noop, edit, output, touched_by_noop, touched_by_edit
+
+    log(f"{size:,} stories: {repeats} stories added …")
+
+    def before_add(i: int) -> None:
+        held, place = newcomers[i]
+        held.rename(place)
+
+    add = repeat(repeats, before_add, build, log, "add")
+    return cold, noop, edit, add, output, touched_by_noop, touched_by_edit
 
 
 def report(results: Sequence[SizeResult], repeats: int) -> str:
@@ -169,7 +199,7 @@ def report(results: Sequence[SizeResult], repeats: int) -> str:
         rows.append([
             f"{r.size:,}",
             f"{r.normalize.stories_per_second:,.0f}/s" if r.normalize else "n/a",
-            seconds(r.cold), seconds(r.noop), seconds(r.edit),
+            seconds(r.cold), seconds(r.noop), seconds(r.edit), seconds(r.add),
             memory(r.cold) if r.cold else "n/a",
             f"{r.output.html_pages:,}" if r.output else "n/a",
             f"{r.output.files:,}" if r.output else "n/a",
@@ -179,7 +209,7 @@ def report(results: Sequence[SizeResult], repeats: int) -> str:
         f"Gazette, medians of {repeats} runs, {machine()}",
         "",
         table(["stories", "normalize (1 core)", "cold build (CPU)", "no-op rebuild (CPU)",
-               "one-story edit (CPU)",
+               "one-story edit (CPU)", "one story added (CPU)",
                "peak RSS / PSS (cold)", "HTML pages", "files", "files touched (no-op / edit)"], rows),
     ]
     for r in results:

@@ -592,6 +592,13 @@ class Cache:
                     with contextlib.suppress(OSError):
                         os.unlink(gone)
 
+    def forget_model(self, site: Path) -> None:
+        """Remove the model kept for ``site``, if any."""
+        path = self._model_path(site)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
     def _model_path(self, site: Path) -> str | None:
         if self.location == ":memory:":
             return None

@@ -71,7 +71,8 @@ from pathlib import Path
 from builder.errors import BuildError
 
 __all__ = ["FileIdentity", "Files", "Staged", "StagingTree", "UpdateResult", "WriteResult",
-           "exchange", "identity", "reserve_path", "snapshot", "stage_file", "tree_record",
+           "exact_record", "exchange", "identity", "reserve_path", "snapshot", "stage_file",
+           "tree_record",
            "unchanged_files", "unchanged_files_meanwhile", "update_site", "write_site"]
 
 FileIdentity = tuple[int, int, int]
@@ -106,7 +107,8 @@ class WriteResult:
     """Every file of the site: what :func:`snapshot` of the output would return right after
     the write, without walking it again (kept files as ``recorded`` found them)."""
     tree: bytes = field(default=b"", compare=False, repr=False)
-    """A :func:`tree_record` of the output as the write left it, listing every entry."""
+    """A :func:`tree_record` of the output as the write left it (one that lists every
+    entry, unless ``before_swap`` left a folder holding no file)."""
     reserve: bytes = field(default=b"", compare=False, repr=False)
     """The same of the reserve the write left, for the next write to take it up without
     walking it (``write_site(reserve=)``); empty when not known."""
@@ -553,27 +555,28 @@ def _write_locked(files: Files | Callable[[StagingTree | None], Files],
         stage.finish()
         identities = stage.identities
         if before_swap is None and stage.written == 0:
-            # The folders' times first: an entry added while the live site is looked at
-            # then shows in them.
-            tree = _record(os.fspath(output), output, identities, {}, listed=True)
-            if _holds_exactly(output, identities):
+            tree = exact_record(output, identities)
+            if tree is not None:
                 # The live site already is this site: nothing to swap. The staged tree,
                 # every file a link to the live one, is the best reserve there is.
                 _keep_as_reserve(staging, output)
                 return WriteResult(written=0, linked=stage.linked, identities=identities,
                                    tree=tree)
-        known = stage.unchanged_folders()
-        if before_swap is not None:
+        if before_swap is None:
+            # Recorded while the tree is this process's alone (renamed, a folder keeps its
+            # times), from the folders it left as it found them and those it changed.
+            tree = _record(os.fspath(staging), output, identities, stage.unchanged_folders(),
+                           listed=True)
+        else:
             before_swap(staging)
             identities = snapshot(staging)  # it may have added, replaced or removed files
-            known = {}
-        # Recorded while the tree is this process's alone (renamed, a folder keeps its
-        # times); the indexer may leave folders that hold no file: then not a listing.
-        tree = _record(os.fspath(staging), output, identities, known,
-                       listed=before_swap is None)
+            # A listing unless the indexer left a folder that holds no file.
+            tree = _record(os.fspath(staging), output, identities, {},
+                           listed=_holds_exactly(staging, identities))
         _make_world_readable(staging)
         retired = _swap_in(staging, output)
-        # The old site is the tree ``recorded`` records, if that lists every entry.
+        # The old site is the tree ``recorded`` records, if that lists every entry and
+        # nothing changed it since it was found so: the next write checks each folder.
         if retired is not None and _keep_as_reserve(retired, output):
             return WriteResult(written=stage.written, linked=stage.linked,
                                identities=identities, tree=tree,
@@ -592,6 +595,18 @@ def _write_locked(files: Files | Callable[[StagingTree | None], Files],
         raise
     return WriteResult(written=stage.written, linked=stage.linked, identities=identities,
                        tree=tree)
+
+
+def exact_record(output: Path, files: Mapping[str, FileIdentity]) -> bytes | None:
+    """A :func:`tree_record` of ``output`` that lists every entry, when it holds exactly
+    ``files``, each with its identity, and the folders leading to them; else None. The
+    folders' times are read first: an entry added while the tree is looked at shows in
+    them."""
+    try:
+        record = _record(os.fspath(output), output, files, {}, listed=True)
+    except OSError:  # a folder gone
+        return None
+    return record if _holds_exactly(output, files) else None
 
 
 def _holds_exactly(output: Path, identities: Mapping[str, FileIdentity]) -> bool:

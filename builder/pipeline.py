@@ -259,7 +259,11 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                     # the end of the build, and in memory the render workers start with).
                     sources = [s if s.data is None else s.without_bytes() for s in sources]
                 elif trusted is None:  # the preview's own folder goes unrecorded
-                    store.record_tree(site_dir, output.tree_record(site_dir, present))
+                    # Only a record of the whole tree: one made from a walk could leave out
+                    # a folder that holds no file, and a file added to it later unseen.
+                    refreshed = output.exact_record(site_dir, present)
+                    if refreshed is not None:
+                        store.record_tree(site_dir, refreshed)
         if unchanged:  # the same inputs and the same output: the site is already built
             return _already_built(record.summary, store.notes, strict, started,
                                   timings), carried
@@ -315,6 +319,8 @@ def _build(config: SiteConfig, *, strict: bool, jobs: int | None, progress: Prog
                                if not _still_published(was, fingerprint, now)]
         parsed = reading.parsed
         keep_model = resume and _keeps_model(carried, reading, site, page_context, last)
+        if resume and reading.contested and carried is not None:
+            store.forget_model(site_dir)  # no build could read by difference from it
         if not warm:  # let go of what the render workers need not inherit: the kept model
             carried = None  # it started from, the memos and, unless kept, the parses and
             memo.forget()  # digests (each story's sketch alone is 1 KB: 100 MB at 100,000)
@@ -382,12 +388,14 @@ def _keep_model(store: Cache, carrying: _Carried) -> None:
 def _keeps_model(kept: _Carried | None, reading: _Reading, site: Site, page_context: bytes,
                  last: LastBuild | None) -> bool:
     """Whether a build that resumes from the ``kept`` model keeps its own for the next: when
-    it could not make full use of that one (there was none; more than 64 files changed
-    since, to read by difference; a story was added, removed, re-dated, re-tagged or made
-    a copy of another, or a setting changed, to patch the site; other templates or settings
-    to reuse the fingerprints). Not a first build (the next has all it needs from it, and
+    it could not make full use of that one. None was loaded; or the read could not be made
+    from it (more than 64 files new or gone since: an edit is one of each); or the site
+    could not be patched from it (a story added or removed, one edited in more than its
+    text: headline, dates, URL, terms; more than 16 edited; a wire copy edited; another
+    setting or ``SOURCE_DATE_EPOCH``); or its pages were fingerprinted under other
+    templates or settings. Never a first build (the next has all it needs from it, and
     keeping the model would hold every parse through rendering: 100 MB of sketches alone at
-    100,000 stories), nor one where two files claim one story id (neither could be read by
+    100,000 stories), nor one where two files claim one story id (no build could read by
     difference from the model)."""
     return (last is not None and bool(last.files) and not reading.contested
             and (kept is None or kept.page_context != page_context

@@ -1,5 +1,6 @@
 """The command line: every command has --help, and --version answers."""
 
+import gc
 import subprocess
 import sys
 
@@ -36,3 +37,14 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path, capsys):
     assert main(["--root", str(tmp_path), "check"]) == 2
     err = capsys.readouterr().err
     assert "per_page" in err and "Traceback" not in err
+
+
+def test_a_build_run_in_process_leaves_the_garbage_collector_on(tmp_path):
+    """Only the `gazette` process, which ends right after, leaves it off."""
+    (tmp_path / "gazette.toml").write_text("search = false\n", encoding="utf-8")
+    story = tmp_path / "content" / "world" / "001_0000000000000001.md"
+    story.parent.mkdir(parents=True)
+    story.write_text("---\ntitle: One\ndate: 2021-01-14\n---\nA story.\n", encoding="utf-8")
+    assert gc.isenabled()
+    assert main(["--root", str(tmp_path), "build", "--jobs", "1"]) == 0
+    assert gc.isenabled()

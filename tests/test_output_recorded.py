@@ -13,12 +13,36 @@ from __future__ import annotations
 import os
 import pickle
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
 from builder import output
 from test_output_reserve import KEPT_3, SITE_1, SITE_2, SITE_3, _remove, contents, publish
+
+
+def clock_is_fine(folder: Path) -> bool:
+    """Whether the file system stamps times finer than a write's few 4 ms looks again at the
+    folders it changed (Linux's ext4 and tmpfs do; FAT, some network and FUSE file systems
+    stamp in seconds)."""
+    first, second = folder / ".tick-1", folder / ".tick-2"
+    first.write_bytes(b"")
+    time.sleep(0.006)
+    second.write_bytes(b"")
+    fine = first.stat().st_mtime_ns != second.stat().st_mtime_ns
+    first.unlink()
+    second.unlink()
+    return fine
+
+
+@pytest.fixture(autouse=True)
+def settled_folders(tmp_path, monkeypatch):
+    """On a file system whose clock is coarse, every folder a write changes is recorded
+    unsettled, never matching, and no record could be taken up: there the clock is taken to
+    be far ahead (these writes each take less than one of its ticks)."""
+    if not clock_is_fine(tmp_path):
+        monkeypatch.setattr(output, "_clock_now", lambda _output: 2**62)
 
 
 class Chain:
@@ -88,12 +112,16 @@ def test_a_recorded_reserve_is_taken_up_unwalked_and_every_site_is_exact(tmp_pat
     assert walked == []
 
 
-def test_counts_and_identities_match_writes_that_walk(tmp_path):
+def test_counts_match_writes_that_walk(tmp_path, monkeypatch):
     recorded, walked = Chain(tmp_path / "recorded" / "site"), tmp_path / "walked" / "site"
+    sweeps_made = sweeps(monkeypatch)
     for site, kept in ((SITE_1, ()), (SITE_2, ("a/index.html",)), (SITE_3, KEPT_3),
                        (SITE_2, ("a/index.html", "new/index.html")), (SITE_1, ()),
                        (SITE_3, ("a/index.html",))):
         assert recorded.publish(site, kept) == publish(walked, site, kept)
+    # The walked output's reserve from its third write on; the recorded one's never.
+    assert [root for root in sweeps_made if "/recorded/" in root] == []
+    assert len([root for root in sweeps_made if "/walked/" in root]) == 4
 
 
 def _tamper_by_adding(reserve: Path) -> None:
@@ -207,14 +235,24 @@ def test_a_deleted_reserve_and_a_search_index_leave_true_records(tmp_path, monke
 
     result = output.write_site(sorted(SITE_1.items()), out, before_swap=index,
                                recorded=chain.tree, reserve=chain.reserve)
-    assert output.unchanged_files(out, result.tree) == output.snapshot(out)
-    assert pickle.loads(result.tree)[4] is False  # the indexer may leave empty folders
+    assert_true_record(out, result.tree)  # the index's files are in it
     assert_true_record(output.reserve_path(out), result.reserve)
     assert contents(out) == {**SITE_1, "pagefind/index.js": b"js"}
+
+    def index_leaving_a_folder_empty(staging: Path) -> None:
+        index(staging)
+        (staging / "pagefind" / "fragments").mkdir(exist_ok=True)
+
     chain.tree, chain.reserve = result.tree, result.reserve
-    chain.publish(SITE_2, kept=("a/index.html",))  # the live record is no listing:
+    result = output.write_site(sorted(SITE_2.items()), out,
+                               before_swap=index_leaving_a_folder_empty,
+                               recorded=chain.tree, reserve=chain.reserve)
+    assert output.unchanged_files(out, result.tree) == output.snapshot(out)
+    assert pickle.loads(result.tree)[4] is False  # no listing: it misses the empty folder
+    chain.tree, chain.reserve = result.tree, result.reserve
+    chain.publish(SITE_3, kept=("a/index.html",))  # so its reserve goes unrecorded,
     walked = sweeps(monkeypatch)
-    chain.publish(SITE_3, kept=KEPT_3)  # so the reserve is walked
+    chain.publish(SITE_1, kept=("a/index.html",))  # and is walked
     assert len(walked) == 1
 
 
@@ -228,3 +266,25 @@ def test_an_unchanged_site_is_not_swapped_and_its_record_is_true(tmp_path):
     assert (result.written, out.stat().st_ino) == (0, folder)
     assert result.reserve == b""  # the staged links became the reserve, unrecorded
     chain.publish(SITE_3, kept=KEPT_3)
+
+
+def test_a_record_made_from_a_walk_never_stands_for_the_reserve(tmp_path, monkeypatch):
+    """A walk of files sees no folder without one: a record made from it could leave out
+    an empty folder, and a file put there later would go unseen."""
+    out = tmp_path / "site"
+    chain = Chain(out)
+    chain.publish(SITE_1)
+    (out / "empty").mkdir()
+    walked_record = output.tree_record(out, output.snapshot(out))
+    assert pickle.loads(walked_record)[4] is False
+    assert output.exact_record(out, output.snapshot(out)) is None  # not the whole tree
+    chain.tree = walked_record
+    second = chain.publish(SITE_2, kept=("a/index.html",))
+    assert second.reserve == b""
+    (output.reserve_path(out) / "empty" / "stray.html").write_bytes(b"stray")
+    walked = sweeps(monkeypatch)
+    chain.publish(SITE_3, kept=KEPT_3)  # publish() checks the site holds exactly SITE_3
+    assert len(walked) == 1
+    (out / "empty").mkdir()
+    (out / "empty").rmdir()
+    assert pickle.loads(output.exact_record(out, output.snapshot(out)))[4] is True
