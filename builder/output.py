@@ -72,8 +72,8 @@ from builder.errors import BuildError
 
 __all__ = ["FileIdentity", "Files", "Staged", "StagingTree", "UpdateResult", "WriteResult",
            "exact_record", "exchange", "identity", "reserve_path", "snapshot", "stage_file",
-           "tree_record",
-           "unchanged_files", "unchanged_files_meanwhile", "update_site", "write_site"]
+           "tree_record", "unchanged_files", "unchanged_files_meanwhile", "update_site",
+           "write_site"]
 
 FileIdentity = tuple[int, int, int]
 """(size, modification time in ns, inode) of a file: changes whenever the file is replaced
