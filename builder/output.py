@@ -413,25 +413,18 @@ def unchanged_files_meanwhile(output: Path, record: bytes
 
     def answer() -> dict[str, FileIdentity] | None:
         _, status = os.waitpid(pid, 0)
-        return _recorded_files(record) if os.waitstatus_to_exitcode(status) == 0 else None
+        return _recorded_files(record)[0] if os.waitstatus_to_exitcode(status) == 0 else None
 
     return answer
 
 
-def _lists_every_entry(record: bytes) -> bool:
-    """Whether a tree record lists every entry of its tree (:func:`_record`)."""
-    try:
-        return bool(record) and pickle.loads(record)[4] is True
-    except Exception:  # noqa: BLE001 - a damaged record lists nothing
-        return False
-
-
-def _recorded_files(record: bytes) -> dict[str, FileIdentity] | None:
-    """The files a :func:`tree_record` names, with their identities (None for none)."""
+def _recorded_files(record: bytes) -> tuple[dict[str, FileIdentity] | None, bool]:
+    """The files a :func:`tree_record` names, with their identities (None for none), and
+    whether it lists every entry of its tree (:func:`_record`)."""
     if not record:
-        return None
-    _, _, paths, files, _ = pickle.loads(record)
-    return dict(zip(paths, files))
+        return None, False
+    _, _, paths, files, listed = pickle.loads(record)
+    return dict(zip(paths, files)), listed is True
 
 
 def _listed(root: str, record: bytes
@@ -526,7 +519,7 @@ def _write_locked(files: Files | Callable[[StagingTree | None], Files],
                   reserve: bytes) -> WriteResult:
     staging = _new_staging(output)
     retired = None
-    live = _recorded_files(recorded)
+    live, recorded_lists_every_entry = _recorded_files(recorded)
     try:
         stage = None
         if _adopt_reserve(output, staging):
@@ -580,7 +573,7 @@ def _write_locked(files: Files | Callable[[StagingTree | None], Files],
         if retired is not None and _keep_as_reserve(retired, output):
             return WriteResult(written=stage.written, linked=stage.linked,
                                identities=identities, tree=tree,
-                               reserve=recorded if _lists_every_entry(recorded) else b"")
+                               reserve=recorded if recorded_lists_every_entry else b"")
     except BaseException as exc:
         # Half updated, or (Ctrl-C right after the swap) the previous site not yet made
         # the reserve: never kept. Whichever of these paths exists is ours to remove.
